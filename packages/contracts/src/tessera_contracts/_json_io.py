@@ -1,0 +1,75 @@
+"""Stable JSON in and out for the contract models, with one-line errors naming file and field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from ._errors import ContractError
+from ._manifest import ManifestV1
+from ._run_record import RunRecord
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def to_json_text(model: BaseModel) -> str:
+    """The canonical file form: sorted keys, two-space indent, ASCII, trailing newline.
+
+    ``parse_json(type(m), to_json_text(m))`` re-serialises to the same bytes.
+    """
+    return json.dumps(model.model_dump(mode="json"), sort_keys=True, indent=2) + "\n"
+
+
+def format_validation_error(error: ValidationError, source: str) -> str:
+    """One line: ``source: field 'a.b': message`` (and how many more problems there were)."""
+    problems = error.errors(include_url=False)
+    first = problems[0]
+    loc = ".".join(str(part) for part in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown field"
+    more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+    where = f"field {loc!r}: " if loc else ""
+    return f"{source}: {where}{message}{more}"
+
+
+def parse_json(cls: type[M], text: str | bytes, source: str = "<json>") -> M:
+    """Parse and validate ``text`` as ``cls``; raise ``ContractError`` naming ``source``."""
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ContractError(f"{source}: not valid JSON: {exc}") from exc
+    return validate_plain(cls, data, source)
+
+
+def validate_plain(cls: type[M], data: object, source: str = "<data>") -> M:
+    """Validate already-parsed JSON data as ``cls``; raise ``ContractError`` naming ``source``."""
+    if not isinstance(data, dict):
+        raise ContractError(f"{source}: expected a JSON object, found {type(data).__name__}")
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        raise ContractError(format_validation_error(exc, source)) from exc
+
+
+def load_json_file(cls: type[M], path: str | Path) -> M:
+    """Read ``path`` and validate it as ``cls``."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ContractError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    return parse_json(cls, raw, str(path))
+
+
+def load_manifest(path: str | Path) -> ManifestV1:
+    """Load and validate a dataset ``manifest.json``."""
+    return load_json_file(ManifestV1, path)
+
+
+def load_run_record(path: str | Path) -> RunRecord:
+    """Load and validate a run's ``run.json``."""
+    return load_json_file(RunRecord, path)

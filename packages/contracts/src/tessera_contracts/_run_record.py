@@ -1,0 +1,160 @@
+"""``RunRecord``: ``run.json``, the record of one training run (DESIGN.md section 5)."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from ._errors import ContractError
+from ._fingerprints import compute_feature_schema_sha
+from ._manifest import check_fingerprints, check_snapshot_pairs
+from ._values import License, Name, Producer, Sha256, ShortSha, StrictModel, UtcDatetime
+
+MetricValues = dict[str, float]
+"""Metric name (``ndcg@10``, ``map``, ``mrr``, ``roc_auc``, ...) -> finite value."""
+
+
+class DatasetRef(StrictModel):
+    """Which dataset a run trained on, and how many rows each split had."""
+
+    name: Name
+    manifest_sha256: Sha256
+    schema_sha: ShortSha
+    snapshot_pairs: list[str]
+    train_rows: Annotated[int, Field(ge=0)]
+    valid_rows: Annotated[int, Field(ge=0)]
+    eval_rows: Annotated[int, Field(ge=0)]
+
+    @field_validator("snapshot_pairs")
+    @classmethod
+    def _snapshot_pairs(cls, value: list[str]) -> list[str]:
+        return check_snapshot_pairs(value)
+
+
+class ModelEntry(StrictModel):
+    """The booster file of a run and what LightGBM says about it."""
+
+    file: Literal["model.txt"]
+    sha256: Sha256
+    num_trees: Annotated[int, Field(ge=0)]
+    best_iteration: Annotated[int, Field(ge=0)]
+    lightgbm_version: Annotated[str, Field(min_length=1)]
+
+
+class CategoryMetrics(StrictModel):
+    """Model and baseline metrics restricted to one category."""
+
+    rows: Annotated[int, Field(ge=0)]
+    queries: Annotated[int, Field(ge=0)]
+    eval: MetricValues
+    baseline: MetricValues
+
+
+class Metrics(StrictModel):
+    """Evaluation on ``eval.parquet``: the model, the ``base_score`` ordering, per category."""
+
+    eval: MetricValues
+    baseline: MetricValues
+    per_category: dict[str, CategoryMetrics]
+
+    @model_validator(mode="after")
+    def _same_metric_names(self) -> Metrics:
+        if set(self.eval) != set(self.baseline):
+            raise ContractError(
+                f"eval and baseline metrics differ: {sorted(self.eval)} vs {sorted(self.baseline)}"
+            )
+        return self
+
+
+class Gate(StrictModel):
+    """The promotion gate: ``lift = model_value - baseline_value`` must reach ``min_lift``."""
+
+    metric: Annotated[str, Field(min_length=1)]
+    min_lift: float
+    model_value: float
+    baseline_value: float
+    lift: float
+    verdict: Literal["PROMOTE", "HOLD"]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Gate:
+        expected_lift = self.model_value - self.baseline_value
+        if not math.isclose(self.lift, expected_lift, rel_tol=1e-9, abs_tol=1e-12):
+            raise ContractError(
+                f"gate lift {self.lift!r} is not model_value - baseline_value ({expected_lift!r})"
+            )
+        expected = "PROMOTE" if self.lift >= self.min_lift else "HOLD"
+        if self.verdict != expected:
+            raise ContractError(
+                f"gate verdict {self.verdict!r} contradicts lift {self.lift:.6g} "
+                f"vs min_lift {self.min_lift:.6g} (expected {expected!r})"
+            )
+        return self
+
+
+class TuningSummary(StrictModel):
+    """The Optuna study behind a tuned run."""
+
+    study_name: Annotated[str, Field(min_length=1)]
+    storage: str
+    metric: str
+    direction: Literal["maximize", "minimize"]
+    n_trials: Annotated[int, Field(ge=0)]
+    n_complete: Annotated[int, Field(ge=0)]
+    n_pruned: Annotated[int, Field(ge=0)]
+    best_trial: Annotated[int, Field(ge=0)]
+    best_value: float
+    best_params: dict[str, float | int | str | bool]
+
+
+class RunRecord(StrictModel):
+    """``run.json``: everything serving needs to trust and register a booster."""
+
+    run_format: Literal[1]
+    name: Name
+    cell: Annotated[str | None, Field(min_length=1, max_length=256)]
+    created_at: UtcDatetime
+    producer: Producer
+    dataset: DatasetRef
+    feature_families: list[str]
+    feature_schema: dict[str, list[str]]
+    feature_names: list[str]
+    feature_schema_sha: ShortSha
+    schema_sha: ShortSha
+    objective: Literal["binary", "lambdarank"]
+    model: ModelEntry
+    metrics: Metrics
+    tuning: TuningSummary | None
+    gate: Gate
+    smoke: bool
+    license: License
+    seed: int
+    duration_s: Annotated[float, Field(ge=0)]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RunRecord:
+        check_fingerprints(self.feature_schema, self.feature_schema_sha, self.schema_sha)
+        if self.feature_families != sorted(self.feature_schema):
+            raise ContractError(
+                f"feature_families {self.feature_families!r} must be the sorted families of "
+                f"feature_schema {sorted(self.feature_schema)!r}"
+            )
+        compute_feature_schema_sha(self.feature_families)
+        if len(set(self.feature_names)) != len(self.feature_names):
+            dupes = sorted({n for n in self.feature_names if self.feature_names.count(n) > 1})
+            raise ContractError(f"feature_names has duplicates: {dupes!r}")
+        schema_columns = {c for cols in self.feature_schema.values() for c in cols}
+        if set(self.feature_names) != schema_columns:
+            missing = sorted(schema_columns - set(self.feature_names))
+            extra = sorted(set(self.feature_names) - schema_columns)
+            raise ContractError(
+                f"feature_names do not match feature_schema: missing {missing!r}, extra {extra!r}"
+            )
+        if self.model.num_trees and self.model.best_iteration > self.model.num_trees:
+            raise ContractError(
+                f"model.best_iteration {self.model.best_iteration} exceeds "
+                f"model.num_trees {self.model.num_trees}"
+            )
+        return self

@@ -1,0 +1,54 @@
+"""``tessera-lab``: a thin argparse layer over the lab's Python API.
+
+Each command group lives in its own module under ``tessera_lab.cli`` and exposes
+``add_parser(subparsers)``; the parser's ``func(args) -> int`` does the work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from tessera_contracts import ContractError
+from tessera_lab import __version__
+from tessera_lab.errors import LabError
+
+# Command modules, in the order their commands appear in --help.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full ``tessera-lab`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="tessera-lab",
+        description="Train and evaluate LightGBM re-rankers and write run directories.",
+    )
+    parser.add_argument("--version", action="version", version=f"tessera-lab {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"tessera_lab.cli.{name}").add_parser(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the process exit code (0 ok, 1 error, 2 usage)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args))
+    except (LabError, ContractError) as exc:
+        print(f"tessera-lab: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("tessera-lab: interrupted", file=sys.stderr)
+        return 130
+
+
+def entrypoint() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
