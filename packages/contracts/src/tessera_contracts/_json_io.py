@@ -14,6 +14,10 @@ from ._run_record import RunRecord
 
 M = TypeVar("M", bound=BaseModel)
 
+# Error types whose message already names the value (ours) or where there is none to show.
+_SELF_DESCRIBING = frozenset({"value_error", "assertion_error", "missing", "extra_forbidden"})
+_SCALARS = (str, int, float, bool, type(None))
+
 
 def to_json_text(model: BaseModel) -> str:
     """The canonical file form: sorted keys, two-space indent, ASCII, trailing newline.
@@ -31,6 +35,9 @@ def format_validation_error(error: ValidationError, source: str) -> str:
     message = first["msg"].removeprefix("Value error, ")
     if first["type"] == "extra_forbidden":
         message = "unknown field"
+    elif first["type"] not in _SELF_DESCRIBING and isinstance(first["input"], _SCALARS):
+        found = repr(first["input"])
+        message += f", found {found if len(found) <= 80 else found[:77] + '...'}"
     more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
     where = f"field {loc!r}: " if loc else ""
     return f"{source}: {where}{message}{more}"

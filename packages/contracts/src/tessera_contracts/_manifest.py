@@ -30,6 +30,16 @@ def check_snapshot_pairs(pairs: list[str]) -> list[str]:
     return pairs
 
 
+def check_feature_schema(feature_schema: dict[str, list[str]]) -> dict[str, list[str]]:
+    """A feature schema must satisfy the v2 fingerprint's rules (DESIGN.md section 2).
+
+    Checked on the field itself, before the fingerprints are compared, so an invalid
+    schema is reported as such (and under its field) rather than as a fingerprint mismatch.
+    """
+    compute_schema_sha(feature_schema)
+    return feature_schema
+
+
 def check_fingerprints(
     feature_schema: dict[str, list[str]], feature_schema_sha: str, schema_sha: str
 ) -> None:
@@ -74,6 +84,11 @@ class ManifestV1(StrictModel):
         if len(set(value)) != len(value):
             raise ContractError(f"categories must be unique, got {value!r}")
         return value
+
+    @field_validator("feature_schema")
+    @classmethod
+    def _feature_schema(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        return check_feature_schema(value)
 
     @field_validator("files")
     @classmethod

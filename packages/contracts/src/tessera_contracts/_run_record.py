@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from ._errors import ContractError
 from ._fingerprints import compute_feature_schema_sha
-from ._manifest import check_fingerprints, check_snapshot_pairs
+from ._manifest import check_feature_schema, check_fingerprints, check_snapshot_pairs
 from ._values import License, Name, Producer, Sha256, ShortSha, StrictModel, UtcDatetime
 
 MetricValues = dict[str, float]
@@ -133,6 +133,11 @@ class RunRecord(StrictModel):
     seed: int
     duration_s: Annotated[float, Field(ge=0)]
 
+    @field_validator("feature_schema")
+    @classmethod
+    def _feature_schema(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        return check_feature_schema(value)
+
     @model_validator(mode="after")
     def _consistent(self) -> RunRecord:
         check_fingerprints(self.feature_schema, self.feature_schema_sha, self.schema_sha)
@@ -152,7 +157,7 @@ class RunRecord(StrictModel):
             raise ContractError(
                 f"feature_names do not match feature_schema: missing {missing!r}, extra {extra!r}"
             )
-        if self.model.num_trees and self.model.best_iteration > self.model.num_trees:
+        if self.model.best_iteration > self.model.num_trees:
             raise ContractError(
                 f"model.best_iteration {self.model.best_iteration} exceeds "
                 f"model.num_trees {self.model.num_trees}"

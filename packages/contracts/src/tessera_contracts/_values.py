@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from ._fingerprints import canonical_json
+
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 SHORT_SHA_PATTERN = r"^[0-9a-f]{12}$"
 GIT_SHA_PATTERN = r"^[0-9a-f]{7,40}$"
@@ -34,7 +36,8 @@ class StrictModel(BaseModel):
     )
 
     def __hash__(self) -> int:  # frozen models with dict fields are not hashable by default
-        return hash(self.model_dump_json())
+        # Sorted keys: equal models (dict equality ignores key order) must hash equal.
+        return hash(canonical_json(self.model_dump(mode="json")))
 
     def to_plain(self) -> dict[str, Any]:
         """A JSON-ready dict of this model."""
