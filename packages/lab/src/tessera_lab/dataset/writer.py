@@ -168,11 +168,13 @@ def write_dataset(
     producer: Producer | None = None,
     created_at: datetime | None = None,
     row_group_size: int = ROW_GROUP_SIZE,
+    sources: Mapping[str, str] | None = None,
 ) -> ManifestV1:
     """Write a dataset directory (``train.parquet``, ``eval.parquet``, ``manifest.json``).
 
     ``train``/``eval`` are tables or iterables of record batches with the required
     columns, optionally ``weight``, and the feature columns; they are streamed.
+    ``sources`` (split -> input file name) makes errors name the input, not the output.
     """
     out = Path(out_dir)
     if out.exists() or out.is_symlink():
@@ -198,7 +200,10 @@ def write_dataset(
         }
         for split, batches in split_batches.items():
             filename = split_filename(split)
-            checkers[filename] = RowChecker(filename, label_kind)
+            label = (
+                f"{sources[split]} ({split} split)" if sources and split in sources else filename
+            )
+            checkers[filename] = RowChecker(label, label_kind)
             files[filename] = _write_split(
                 tmp / filename, batches, normalize, checkers[filename], row_group_size
             )
@@ -212,10 +217,10 @@ def write_dataset(
                 "snapshot_pairs": _resolve_values(
                     "snapshot pair",
                     snapshot_pairs,
-                    {f: c.snapshot_pairs for f, c in checkers.items()},
+                    {c.file: c.snapshot_pairs for c in checkers.values()},
                 ),
                 "categories": _resolve_values(
-                    "category", categories, {f: c.categories for f, c in checkers.items()}
+                    "category", categories, {c.file: c.categories for c in checkers.values()}
                 ),
                 "feature_schema": schema,
                 "feature_schema_sha": compute_feature_schema_sha(schema),

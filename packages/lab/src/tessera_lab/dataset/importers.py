@@ -1,0 +1,241 @@
+"""``import_dataset``: bring LibSVM/LETOR text or Parquet/CSV tables into the contract layout.
+
+See ``libsvm`` for the text conventions (``f{index}`` columns, ``.query``/``.weight``
+side files, the input-order baseline) and ``tabular`` for named-column tables.
+Category and snapshot pair are constants (defaults ``all`` and ``static``) or
+columns; families come from a YAML mapping or default to one family ``features``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from tessera_contracts import ManifestV1, Producer
+from tessera_lab.errors import DatasetError
+
+from .columns import LABEL_KINDS, REQUIRED_COLUMNS, WEIGHT, feature_columns
+from .families import load_family_mapping, resolve_families
+from .libsvm import TextScan, libsvm_batches, read_side_file, scan_libsvm
+from .tabular import ColumnMap, feature_candidates, label_values, table_batches, table_schema
+from .writer import write_dataset
+
+TEXT_FORMATS = ("libsvm",)
+TABLE_FORMATS = ("parquet", "csv", "tsv")
+INPUT_ORDER_SUFFIX = "base-input-order"
+"""Appended to default dataset names when the base score is the input order."""
+
+
+def _label_kind(requested: str, labels: set[int] | frozenset[int]) -> str:
+    if requested == "auto":
+        return "binary" if set(labels) <= {0, 1} else "graded"
+    if requested not in LABEL_KINDS:
+        raise DatasetError(f"label_kind must be auto, binary or graded, found {requested!r}")
+    return requested
+
+
+def _default_name(train: Path, input_order: bool) -> str:
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", train.stem).strip("-._") or "imported"
+    name = f"{stem}-{INPUT_ORDER_SUFFIX}" if input_order else stem
+    return name[:128]
+
+
+def _families(value: Mapping[str, Sequence[str]] | str | Path | None) -> Any:
+    if value is None or isinstance(value, Mapping):
+        return value
+    return load_family_mapping(value)
+
+
+def _select(batches: Iterator[pa.RecordBatch], keep: list[str]) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        yield batch.select([c for c in keep if c in batch.schema.names])
+
+
+def _groups(scan: TextScan, explicit: Path | None, offset: int) -> np.ndarray[Any, Any] | None:
+    """Query ids per row from a group file, or None when the file has ``qid:`` fields."""
+    if explicit is not None and scan.has_qid:
+        raise DatasetError(
+            f"{scan.path}: has 'qid:' fields and a group file {explicit} was given; drop one"
+        )
+    if explicit is None and scan.has_qid:
+        return None
+    group_file = explicit or Path(f"{scan.path}.query")
+    if not group_file.is_file():
+        raise DatasetError(
+            f"{scan.path}: no 'qid:' fields and no group file {group_file}; "
+            "pass one with --train-query / --eval-query"
+        )
+    sizes = read_side_file(group_file, scan.rows, "query")
+    return np.repeat(np.arange(offset, offset + sizes.size, dtype=np.int64), sizes)
+
+
+def _weights(scan: TextScan, explicit: Path | None) -> np.ndarray[Any, Any] | None:
+    weight_file = explicit or Path(f"{scan.path}.weight")
+    if explicit is None and not weight_file.is_file():
+        return None
+    return read_side_file(weight_file, scan.rows, "weight")
+
+
+def import_libsvm(
+    out_dir: str | Path,
+    *,
+    train: str | Path,
+    eval: str | Path,
+    name: str | None = None,
+    train_query: str | Path | None = None,
+    eval_query: str | Path | None = None,
+    train_weight: str | Path | None = None,
+    eval_weight: str | Path | None = None,
+    families: Mapping[str, Sequence[str]] | str | Path | None = None,
+    drop_unmapped: bool = False,
+    category: str = "all",
+    snapshot_pair: str = "static",
+    base_score_col: str | None = None,
+    label_kind: str = "auto",
+    producer: Producer | None = None,
+    created_at: datetime | None = None,
+) -> ManifestV1:
+    """Import a LibSVM/LETOR train file and eval file (see ``tessera_lab.dataset.libsvm``)."""
+    scans = [scan_libsvm(Path(train)), scan_libsvm(Path(eval))]
+    low = [s.min_index for s in scans if s.min_index is not None]
+    high = [s.max_index for s in scans if s.max_index is not None]
+    if not high:
+        raise DatasetError(f"{scans[0].path}: no features in either file")
+    first, last = min(1, *low), max(high)
+    names = [f"f{i}" for i in range(first, last + 1)]
+    schema = resolve_families(
+        names,
+        _families(families),
+        source=str(families or scans[0].path),
+        drop_unmapped=drop_unmapped,
+    )
+    if base_score_col is not None and base_score_col not in names:
+        raise DatasetError(
+            f"{scans[0].path}: --base-score-col {base_score_col!r} is not a feature column "
+            f"(they run f{first}..f{last})"
+        )
+    train_ids = _groups(scans[0], Path(train_query) if train_query else None, 0)
+    offset = int(train_ids[-1]) + 1 if train_ids is not None else 0
+    eval_ids = _groups(scans[1], Path(eval_query) if eval_query else None, offset)
+    weights = [
+        _weights(scans[0], Path(train_weight) if train_weight else None),
+        _weights(scans[1], Path(eval_weight) if eval_weight else None),
+    ]
+    if (weights[0] is None) != (weights[1] is None):
+        with_w = scans[0 if weights[0] is not None else 1].path
+        raise DatasetError(f"{with_w}: has a weight file but the other split has none")
+    keep = [*REQUIRED_COLUMNS, WEIGHT, *feature_columns(schema)]
+    streams = [
+        _select(
+            libsvm_batches(
+                scan,
+                first_index=first,
+                last_index=last,
+                query_ids=ids,
+                weights=w,
+                category=category,
+                snapshot_pair=snapshot_pair,
+                base_score_column=base_score_col,
+            ),
+            keep,
+        )
+        for scan, ids, w in zip(scans, (train_ids, eval_ids), weights, strict=True)
+    ]
+    return write_dataset(
+        out_dir,
+        name=name or _default_name(Path(train), base_score_col is None),
+        train=streams[0],
+        eval=streams[1],
+        feature_schema=schema,
+        label_kind=_label_kind(label_kind, scans[0].labels | scans[1].labels),
+        sources={"train": str(scans[0].path), "eval": str(scans[1].path)},
+        producer=producer,
+        created_at=created_at,
+    )
+
+
+def import_table(
+    out_dir: str | Path,
+    *,
+    train: str | Path,
+    eval: str | Path,
+    columns: ColumnMap,
+    name: str | None = None,
+    families: Mapping[str, Sequence[str]] | str | Path | None = None,
+    drop_unmapped: bool = False,
+    exclude: Sequence[str] = (),
+    label_kind: str = "auto",
+    producer: Producer | None = None,
+    created_at: datetime | None = None,
+) -> ManifestV1:
+    """Import Parquet/CSV/TSV train and eval tables with named columns."""
+    paths = [Path(train), Path(eval)]
+    candidates = [feature_candidates(p, table_schema(p), columns, exclude) for p in paths]
+    if candidates[0] != candidates[1]:
+        missing = sorted(set(candidates[0]) ^ set(candidates[1]))
+        raise DatasetError(
+            f"{paths[1]}: feature columns differ from {paths[0]} (e.g. {missing[:1]!r})"
+        )
+    schema = resolve_families(
+        candidates[0],
+        _families(families),
+        source=str(families or paths[0]),
+        drop_unmapped=drop_unmapped,
+    )
+    kind = label_kind
+    if kind == "auto":
+        kind = _label_kind(
+            "auto", label_values(paths[0], columns.label) | label_values(paths[1], columns.label)
+        )
+    features = feature_columns(schema)
+    return write_dataset(
+        out_dir,
+        name=name or _default_name(paths[0], columns.base_score is None),
+        train=table_batches(paths[0], columns, features),
+        eval=table_batches(paths[1], columns, features),
+        feature_schema=schema,
+        label_kind=_label_kind(kind, set()),
+        sources={"train": str(paths[0]), "eval": str(paths[1])},
+        producer=producer,
+        created_at=created_at,
+    )
+
+
+def detect_format(path: str | Path) -> str:
+    """``parquet``/``csv``/``tsv`` from the suffix; anything else is read as LibSVM text."""
+    suffix = Path(path).suffix.lower()
+    return {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv"}.get(
+        suffix, "libsvm"
+    )
+
+
+def import_dataset(
+    out_dir: str | Path,
+    *,
+    train: str | Path,
+    eval: str | Path,
+    format: str = "auto",
+    columns: ColumnMap | None = None,
+    **options: Any,
+) -> ManifestV1:
+    """Import ``train`` and ``eval`` files; ``format`` is auto (by suffix), libsvm or a table.
+
+    Tables need ``columns`` (at least the query and label columns); the remaining
+    keyword options are those of ``import_libsvm`` / ``import_table``.
+    """
+    fmt = detect_format(train) if format == "auto" else format
+    if fmt in TEXT_FORMATS:
+        if columns is not None:
+            raise DatasetError(f"{train}: named columns do not apply to LibSVM text input")
+        return import_libsvm(out_dir, train=train, eval=eval, **options)
+    if fmt not in TABLE_FORMATS:
+        raise DatasetError(f"unknown import format {fmt!r}: expected auto, libsvm, parquet or csv")
+    if columns is None:
+        raise DatasetError(f"{train}: table input needs --query-col and --label-col")
+    return import_table(out_dir, train=train, eval=eval, columns=columns, **options)
