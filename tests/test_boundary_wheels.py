@@ -1,0 +1,129 @@
+"""The package boundary at install time (DESIGN.md section 1), proven on built wheels.
+
+Each test installs wheels built from this checkout into a fresh virtual environment and asks
+that environment what came with them and what it can import.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from packaging.requirements import Requirement
+
+pytestmark = pytest.mark.slow
+
+# Distributions (and their import names) only the lab may bring in.
+LAB_ONLY = {
+    "tessera-lab": "tessera_lab",
+    "optuna": "optuna",
+    "optuna-integration": "optuna_integration",
+    "scikit-learn": "sklearn",
+    "matplotlib": "matplotlib",
+}
+# Distributions only serving may bring in (lab may get sqlalchemy/alembic through optuna).
+SERVING_ONLY = {
+    "tessera-serving": "tessera_serving",
+    "sqlalchemy": "sqlalchemy",
+    "alembic": "alembic",
+    "psycopg": "psycopg",
+    "fsspec": "fsspec",
+    "lleaves": "lleaves",
+}
+
+
+def assert_local_build(env: Any, wheels: Any, *distributions: str) -> None:
+    """The tessera distributions are this checkout's wheels, not same-named ones from PyPI."""
+    dists = env.distributions()
+    for name in distributions:
+        assert dists[name].version == wheels.version(name)
+        assert dists[name].direct_url is not None
+        url = json.loads(dists[name].direct_url)["url"]
+        assert url == wheels.path(name).as_uri(), f"{name} installed from {url}"
+
+
+def assert_absent(env: Any, forbidden: dict[str, str], why: str) -> None:
+    dists = env.distributions()
+    installed = sorted(name for name in forbidden if name in dists)
+    assert installed == [], f"{why}: installed {installed}"
+    importable = sorted(module for module in forbidden.values() if env.importable(module))
+    assert importable == [], f"{why}: importable {importable}"
+
+
+def test_contracts_brings_only_pydantic_and_its_own_dependencies(
+    wheels: Any, tmp_path: Path
+) -> None:
+    env = wheels.install(tmp_path / "venv", "tessera-contracts")
+    dists = env.distributions()
+    assert_local_build(env, wheels, "tessera-contracts")
+    assert [Requirement(r).name for r in dists["tessera-contracts"].requires] == ["pydantic"]
+    pydantic_closure = env.closure({"pydantic": ()})
+    assert {"pydantic", "pydantic-core"} <= pydantic_closure
+    extra = sorted(set(dists) - {"tessera-contracts"} - pydantic_closure)
+    assert extra == [], f"tessera-contracts brought in more than pydantic's own closure: {extra}"
+    assert set(dists) == {"tessera-contracts"} | pydantic_closure
+
+
+def test_contracts_imports_nothing_but_pydantic_at_run_time(wheels: Any, tmp_path: Path) -> None:
+    env = wheels.install(tmp_path / "venv", "tessera-contracts")
+    code = (
+        "import importlib.metadata as md, json, sys\n"
+        "import tessera_contracts, tessera_contracts._schemas as s\n"
+        "owners = md.packages_distributions()\n"
+        "tops = {m.split('.')[0] for m in sys.modules} - set(sys.stdlib_module_names)\n"
+        "print(json.dumps({'dists': sorted({d for t in tops for d in owners.get(t, [])}),\n"
+        "  'stale': s.stale_schema_files(),\n"
+        "  'v1': tessera_contracts.compute_feature_schema_sha(['knn'])}))"
+    )
+    out = json.loads(env.run(env.python, "-c", code).stdout)
+    allowed = {"tessera-contracts"} | env.closure({"pydantic": ()})
+    assert {d.lower().replace("_", "-") for d in out["dists"]} <= allowed, out["dists"]
+    assert out["v1"] == "cbf083022a88"  # the golden vector holds in the installed wheel
+    assert out["stale"] == []  # and the wheel carries the committed JSON Schema files
+
+
+def test_serving_installs_without_the_lab_and_its_tools(wheels: Any, tmp_path: Path) -> None:
+    env = wheels.install(tmp_path / "venv", "tessera-contracts", "tessera-serving")
+    assert_local_build(env, wheels, "tessera-contracts", "tessera-serving")
+    assert_absent(env, LAB_ONLY, "installing tessera-serving")
+    assert "lleaves" not in env.distributions()  # only with the [compiled] extra
+
+    help_text = env.run("tessera-serve", "--help").stdout
+    assert help_text.startswith("usage: tessera-serve")
+    version = env.run("tessera-serve", "--version").stdout
+    assert version.strip() == f"tessera-serve {wheels.version('tessera-serving')}"
+    # Every serving module imports in this environment (alembic's env.py aside).
+    assert "tessera_serving.cli" in env.import_all("tessera_serving")
+
+
+def test_serving_compiled_extra_adds_lleaves_and_still_no_lab(wheels: Any, tmp_path: Path) -> None:
+    env = wheels.install(tmp_path / "venv", "tessera-contracts", "tessera-serving[compiled]")
+    assert_local_build(env, wheels, "tessera-contracts", "tessera-serving")
+    dists = env.distributions()
+    assert {"lleaves", "llvmlite"} <= set(dists)
+    assert env.importable("lleaves")
+    assert_absent(env, LAB_ONLY, "installing tessera-serving[compiled]")
+    env.run("tessera-serve", "--help")
+
+
+def test_lab_installs_without_serving(wheels: Any, tmp_path: Path) -> None:
+    env = wheels.install(tmp_path / "venv", "tessera-contracts", "tessera-lab")
+    assert_local_build(env, wheels, "tessera-contracts", "tessera-lab")
+    dists = env.distributions()
+    assert "tessera-serving" not in dists
+    assert not env.importable("tessera_serving")
+    # optuna needs sqlalchemy + alembic for its RDB storage; nothing else of the lab may.
+    own = env.closure({"tessera-lab": ()}, skip=["optuna", "optuna-integration"])
+    leaked = sorted(set(SERVING_ONLY) & own)
+    assert leaked == [], f"tessera-lab brings serving-only distributions: {leaked}"
+    via_optuna = env.closure({"optuna": ()})
+    unexplained = sorted((set(SERVING_ONLY) & set(dists)) - via_optuna)
+    assert unexplained == [], f"installed with the lab, not through optuna: {unexplained}"
+
+    help_text = env.run("tessera-lab", "--help").stdout
+    assert help_text.startswith("usage: tessera-lab")
+    version = env.run("tessera-lab", "--version").stdout
+    assert version.strip() == f"tessera-lab {wheels.version('tessera-lab')}"
+    assert "tessera_lab.cli" in env.import_all("tessera_lab")
