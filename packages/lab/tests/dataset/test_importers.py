@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tessera_lab.dataset import open_dataset
-from tessera_lab.dataset.importers import import_dataset, import_libsvm
+from tessera_lab.dataset.importers import import_dataset, import_text
 from tessera_lab.dataset.tabular import ColumnMap
 from tessera_lab.dataset.validate import validate_dataset
 from tessera_lab.errors import DatasetError
@@ -85,7 +85,7 @@ def test_qid_weights_families_and_base_column(tmp_path: Path) -> None:
     (tmp_path / "b.txt.weight").write_text("1\n1\n")
     families = tmp_path / "fam.yaml"
     families.write_text("align:\n  - f0\n  - f3\nknn: [f1]\n")
-    manifest = import_libsvm(
+    manifest = import_text(
         tmp_path / "ds",
         train=train,
         eval=test,
@@ -126,7 +126,7 @@ def test_bad_text_input(
     for name, text in extra.items():
         (tmp_path / name).write_text(text)
     with pytest.raises(DatasetError, match=message):
-        import_libsvm(tmp_path / "ds", train=tmp_path / "a.txt", eval=tmp_path / "b.txt")
+        import_text(tmp_path / "ds", train=tmp_path / "a.txt", eval=tmp_path / "b.txt")
     assert not (tmp_path / "ds").exists()
 
 
@@ -134,7 +134,7 @@ def test_missing_group_file_and_bad_mapping(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("1 1:0.5\n0 2:1\n")
     (tmp_path / "b.txt").write_text("0 qid:5 1:1\n")
     with pytest.raises(DatasetError, match=r"no 'qid:' fields and no group file .*a\.txt\.query"):
-        import_libsvm(tmp_path / "ds", train=tmp_path / "a.txt", eval=tmp_path / "b.txt")
+        import_text(tmp_path / "ds", train=tmp_path / "a.txt", eval=tmp_path / "b.txt")
     (tmp_path / "a.txt.query").write_text("2\n")
     bad = tmp_path / "fam.yaml"
     for text, message in (
@@ -147,7 +147,7 @@ def test_missing_group_file_and_bad_mapping(tmp_path: Path) -> None:
     ):
         bad.write_text(text)
         with pytest.raises(DatasetError, match=message):
-            import_libsvm(
+            import_text(
                 tmp_path / "ds", train=tmp_path / "a.txt", eval=tmp_path / "b.txt", families=bad
             )
     assert not (tmp_path / "ds").exists()
@@ -227,3 +227,30 @@ def test_table_errors(tmp_path: Path) -> None:
             exclude=["note", "aspect"],
         )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.parquet", "t.parquet"]
+
+
+def test_lightgbm_binary_example_dense_text(tmp_path: Path) -> None:
+    binary = DATA / "binary_classification"
+    out = tmp_path / "bin"
+    manifest = import_dataset(
+        out, train=binary / "binary.train", eval=binary / "binary.test", one_query=True
+    )
+    assert manifest.label_kind == "binary" and manifest.has_weight
+    assert manifest.feature_schema == {"features": [f"f{i}" for i in range(28)]}
+    ds = open_dataset(out)
+    train, test = ds.read("train"), ds.read("eval")
+    assert train.num_rows == 7000 and set(train["query_id"].to_pylist()) == {0}
+    assert set(test["query_id"].to_pylist()) == {1}
+    weights = np.loadtxt(binary / "binary.train.weight")
+    np.testing.assert_array_equal(train["weight"].to_numpy(), weights)
+
+    params = {"objective": "binary", "num_threads": 1, "verbose": -1, "seed": 0}
+    raw = lgb.train(params, lgb.Dataset(str(binary / "binary.train")), num_boost_round=10)
+    x = np.column_stack([train[c].to_numpy() for c in ds.feature_columns])
+    ours = lgb.train(
+        params,
+        lgb.Dataset(x, train["label"].to_numpy(), weight=train["weight"].to_numpy()),
+        num_boost_round=10,
+    )
+    x_test = np.column_stack([test[c].to_numpy() for c in ds.feature_columns])
+    np.testing.assert_array_equal(ours.predict(x_test), raw.predict(x_test))

@@ -9,7 +9,21 @@ from typing import Any
 
 from tessera_contracts import ManifestV1
 from tessera_lab.dataset import synth_dataset
+from tessera_lab.dataset.importers import detect_format, import_dataset
+from tessera_lab.dataset.tabular import ColumnMap
 from tessera_lab.dataset.validate import validate_dataset
+from tessera_lab.errors import DatasetError
+
+TEXT_ONLY = ("train_query", "eval_query", "train_weight", "eval_weight", "one_query")
+TABLE_ONLY = (
+    "query_col",
+    "label_col",
+    "candidate_col",
+    "weight_col",
+    "category_col",
+    "snapshot_col",
+    "exclude",
+)
 
 
 def _summary(out: Path, manifest: ManifestV1) -> str:
@@ -32,6 +46,68 @@ def _synth(args: argparse.Namespace) -> int:
         eval_fraction=args.eval_fraction,
         snapshot_pairs=args.snapshot_pairs,
     )
+    print(_summary(args.out, manifest))
+    return 0
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _import(args: argparse.Namespace) -> int:
+    fmt = detect_format(args.train) if args.format == "auto" else args.format
+    common: dict[str, Any] = {
+        "name": args.name,
+        "families": args.families,
+        "drop_unmapped": args.drop_unmapped,
+        "label_kind": args.label_kind,
+    }
+    if fmt in ("libsvm", "dense"):
+        used = [n for n in TABLE_ONLY if getattr(args, n)]
+        if used:
+            raise DatasetError(f"{args.train}: {_flag(used[0])} applies to table input only")
+        if args.category_col or args.snapshot_col:
+            raise DatasetError(f"{args.train}: LibSVM text has no named columns")
+        manifest = import_dataset(
+            args.out,
+            train=args.train,
+            eval=args.eval,
+            format=fmt,
+            category=args.category or "all",
+            snapshot_pair=args.snapshot_pair or "static",
+            base_score_col=args.base_score_col,
+            **{n: getattr(args, n) for n in TEXT_ONLY},
+            **common,
+        )
+    else:
+        used = [n for n in TEXT_ONLY if getattr(args, n)]
+        if used:
+            raise DatasetError(f"{args.train}: {_flag(used[0])} applies to LibSVM text only")
+        if not args.query_col or not args.label_col:
+            raise DatasetError(f"{args.train}: table input needs --query-col and --label-col")
+        for const, col in (("category", "category_col"), ("snapshot_pair", "snapshot_col")):
+            if getattr(args, const) and getattr(args, col):
+                raise DatasetError(f"give {_flag(const)} or {_flag(col)}, not both")
+        columns = ColumnMap(
+            query=args.query_col,
+            label=args.label_col,
+            candidate=args.candidate_col,
+            base_score=args.base_score_col,
+            weight=args.weight_col,
+            category=args.category_col,
+            category_value=args.category or "all",
+            snapshot_pair=args.snapshot_col,
+            snapshot_pair_value=args.snapshot_pair or "static",
+        )
+        manifest = import_dataset(
+            args.out,
+            train=args.train,
+            eval=args.eval,
+            format=fmt,
+            columns=columns,
+            exclude=args.exclude or (),
+            **common,
+        )
     print(_summary(args.out, manifest))
     return 0
 
@@ -65,6 +141,70 @@ def _add_synth(sub: Any) -> None:
     p.set_defaults(func=_synth)
 
 
+IMPORT_EPILOG = """\
+LibSVM/LETOR text: 'label [qid:Q] index:value ...'. Feature index i becomes column
+f{i}, as LightGBM's own loader numbers them (the LightGBM rank.train example has
+indices 1..300, so columns f1..f300; f0 exists only if index 0 occurs); an absent
+index is 0.0. Queries come from qid: fields or a group file (default <data>.query
+beside the data); <data>.weight beside the data becomes the weight column.
+Without --base-score-col the base score is -(position in its query): the baseline
+ordering is then the input order, and the default dataset name ends in
+'-base-input-order' to say so. Parquet/CSV/TSV tables need --query-col and
+--label-col; other numeric columns are features. Dense headerless text (LightGBM's
+binary.train): label in file column 0, file column j >= 1 becomes f{j-1} (LightGBM's
+numbering); use --one-query when the data has no queries. Without --families every feature
+goes to one family 'features'; a families YAML maps 'family: [column, ...]'.
+"""
+
+
+def _add_import(sub: Any) -> None:
+    p = sub.add_parser(
+        "import",
+        help="import LibSVM/LETOR text or Parquet/CSV tables as a dataset",
+        description="Import a train file and an eval file into the dataset layout.",
+        epilog=IMPORT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("out", type=Path, help="output directory (must not exist)")
+    p.add_argument("--train", type=Path, required=True, help="training rows")
+    p.add_argument("--eval", type=Path, required=True, help="held-out evaluation rows")
+    p.add_argument(
+        "--format",
+        choices=["auto", "libsvm", "dense", "parquet", "csv", "tsv"],
+        default="auto",
+        help="input format (auto: by suffix; other files are LibSVM if they hold "
+        "index:value tokens, else dense headerless text, label first)",
+    )
+    p.add_argument("--name", help="dataset name (default from the train file name)")
+    p.add_argument("--families", type=Path, help="YAML mapping family -> [columns]")
+    p.add_argument(
+        "--drop-unmapped",
+        action="store_true",
+        help="leave out feature columns the families YAML does not map",
+    )
+    p.add_argument("--label-kind", choices=["auto", "binary", "graded"], default="auto")
+    p.add_argument("--category", help="category of every row (default 'all')")
+    p.add_argument("--snapshot-pair", help="snapshot pair of every row (default 'static')")
+    p.add_argument("--base-score-col", help="column (LibSVM: fN) holding the base score")
+    text = p.add_argument_group("LibSVM text")
+    text.add_argument("--train-query", type=Path, help="group file of the train data")
+    text.add_argument("--eval-query", type=Path, help="group file of the eval data")
+    text.add_argument(
+        "--one-query", action="store_true", help="each split is one query (data without queries)"
+    )
+    text.add_argument("--train-weight", type=Path, help="weight file of the train data")
+    text.add_argument("--eval-weight", type=Path, help="weight file of the eval data")
+    table = p.add_argument_group("Parquet/CSV/TSV tables")
+    table.add_argument("--query-col", help="query id column")
+    table.add_argument("--label-col", help="label column")
+    table.add_argument("--candidate-col", help="candidate id column (default: row number)")
+    table.add_argument("--weight-col", help="weight column")
+    table.add_argument("--category-col", help="category column")
+    table.add_argument("--snapshot-col", help="snapshot pair column")
+    table.add_argument("--exclude", action="append", metavar="COL", help="column to leave out")
+    p.set_defaults(func=_import)
+
+
 def _add_validate(sub: Any) -> None:
     p = sub.add_parser(
         "validate",
@@ -83,4 +223,5 @@ def add_parser(subparsers: Any) -> None:
     )
     sub = parser.add_subparsers(dest="dataset_command", metavar="SUBCOMMAND", required=True)
     _add_synth(sub)
+    _add_import(sub)
     _add_validate(sub)

@@ -21,12 +21,13 @@ from tessera_contracts import ManifestV1, Producer
 from tessera_lab.errors import DatasetError
 
 from .columns import LABEL_KINDS, REQUIRED_COLUMNS, WEIGHT, feature_columns
+from .dense import dense_batches, scan_dense
 from .families import load_family_mapping, resolve_families
 from .libsvm import TextScan, libsvm_batches, read_side_file, scan_libsvm
 from .tabular import ColumnMap, feature_candidates, label_values, table_batches, table_schema
 from .writer import write_dataset
 
-TEXT_FORMATS = ("libsvm",)
+TEXT_FORMATS = ("libsvm", "dense")
 TABLE_FORMATS = ("parquet", "csv", "tsv")
 INPUT_ORDER_SUFFIX = "base-input-order"
 """Appended to default dataset names when the base score is the input order."""
@@ -57,8 +58,14 @@ def _select(batches: Iterator[pa.RecordBatch], keep: list[str]) -> Iterator[pa.R
         yield batch.select([c for c in keep if c in batch.schema.names])
 
 
-def _groups(scan: TextScan, explicit: Path | None, offset: int) -> np.ndarray[Any, Any] | None:
+def _groups(
+    scan: TextScan, explicit: Path | None, offset: int, one_query: bool
+) -> np.ndarray[Any, Any] | None:
     """Query ids per row from a group file, or None when the file has ``qid:`` fields."""
+    if one_query:
+        if scan.has_qid or explicit is not None:
+            raise DatasetError(f"{scan.path}: one_query conflicts with qid: fields / a group file")
+        return np.full(scan.rows, offset, dtype=np.int64)
     if explicit is not None and scan.has_qid:
         raise DatasetError(
             f"{scan.path}: has 'qid:' fields and a group file {explicit} was given; drop one"
@@ -69,7 +76,7 @@ def _groups(scan: TextScan, explicit: Path | None, offset: int) -> np.ndarray[An
     if not group_file.is_file():
         raise DatasetError(
             f"{scan.path}: no 'qid:' fields and no group file {group_file}; "
-            "pass one with --train-query / --eval-query"
+            "pass one with --train-query / --eval-query (or --one-query)"
         )
     sizes = read_side_file(group_file, scan.rows, "query")
     return np.repeat(np.arange(offset, offset + sizes.size, dtype=np.int64), sizes)
@@ -82,11 +89,13 @@ def _weights(scan: TextScan, explicit: Path | None) -> np.ndarray[Any, Any] | No
     return read_side_file(weight_file, scan.rows, "weight")
 
 
-def import_libsvm(
+def import_text(
     out_dir: str | Path,
     *,
     train: str | Path,
     eval: str | Path,
+    text_format: str = "libsvm",
+    one_query: bool = False,
     name: str | None = None,
     train_query: str | Path | None = None,
     eval_query: str | Path | None = None,
@@ -101,13 +110,21 @@ def import_libsvm(
     producer: Producer | None = None,
     created_at: datetime | None = None,
 ) -> ManifestV1:
-    """Import a LibSVM/LETOR train file and eval file (see ``tessera_lab.dataset.libsvm``)."""
-    scans = [scan_libsvm(Path(train)), scan_libsvm(Path(eval))]
+    """Import LibSVM/LETOR (``libsvm``) or headerless delimited (``dense``) text files.
+
+    See ``tessera_lab.dataset.libsvm`` and ``.dense`` for the column conventions;
+    ``one_query`` makes each split one query (for data without queries).
+    """
+    if text_format not in TEXT_FORMATS:
+        raise DatasetError(f"unknown text format {text_format!r}: expected {list(TEXT_FORMATS)}")
+    scan_file = scan_libsvm if text_format == "libsvm" else scan_dense
+    scans = [scan_file(Path(train)), scan_file(Path(eval))]
     low = [s.min_index for s in scans if s.min_index is not None]
     high = [s.max_index for s in scans if s.max_index is not None]
     if not high:
         raise DatasetError(f"{scans[0].path}: no features in either file")
-    first, last = min(1, *low), max(high)
+    first = min(1, *low) if text_format == "libsvm" else 0
+    last = max(high)
     names = [f"f{i}" for i in range(first, last + 1)]
     schema = resolve_families(
         names,
@@ -120,9 +137,9 @@ def import_libsvm(
             f"{scans[0].path}: --base-score-col {base_score_col!r} is not a feature column "
             f"(they run f{first}..f{last})"
         )
-    train_ids = _groups(scans[0], Path(train_query) if train_query else None, 0)
+    train_ids = _groups(scans[0], Path(train_query) if train_query else None, 0, one_query)
     offset = int(train_ids[-1]) + 1 if train_ids is not None else 0
-    eval_ids = _groups(scans[1], Path(eval_query) if eval_query else None, offset)
+    eval_ids = _groups(scans[1], Path(eval_query) if eval_query else None, offset, one_query)
     weights = [
         _weights(scans[0], Path(train_weight) if train_weight else None),
         _weights(scans[1], Path(eval_weight) if eval_weight else None),
@@ -133,7 +150,7 @@ def import_libsvm(
     keep = [*REQUIRED_COLUMNS, WEIGHT, *feature_columns(schema)]
     streams = [
         _select(
-            libsvm_batches(
+            _text_batches(
                 scan,
                 first_index=first,
                 last_index=last,
@@ -158,6 +175,15 @@ def import_libsvm(
         producer=producer,
         created_at=created_at,
     )
+
+
+def _text_batches(
+    scan: TextScan, *, query_ids: np.ndarray[Any, Any] | None, **options: Any
+) -> Iterator[pa.RecordBatch]:
+    if scan.dense:
+        assert query_ids is not None  # dense text has no qid: fields
+        return dense_batches(scan, query_ids=query_ids, **options)
+    return libsvm_batches(scan, query_ids=query_ids, **options)
 
 
 def import_table(
@@ -208,11 +234,19 @@ def import_table(
 
 
 def detect_format(path: str | Path) -> str:
-    """``parquet``/``csv``/``tsv`` from the suffix; anything else is read as LibSVM text."""
+    """``parquet``/``csv``/``tsv`` by suffix; otherwise text: ``libsvm`` if the first data
+    line has ``index:value`` tokens, else ``dense`` (headerless, label first)."""
     suffix = Path(path).suffix.lower()
-    return {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv"}.get(
-        suffix, "libsvm"
-    )
+    table = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv"}.get(suffix)
+    if table is not None:
+        return table
+    try:
+        with Path(path).open(encoding="utf-8") as handle:
+            first = next((line for line in handle if line.split("#", 1)[0].strip()), "")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read: {exc}") from exc
+    tokens = first.split("#", 1)[0].replace(",", " ").split()
+    return "libsvm" if len(tokens) < 2 or ":" in tokens[1] or ":" in tokens[-1] else "dense"
 
 
 def import_dataset(
@@ -233,9 +267,11 @@ def import_dataset(
     if fmt in TEXT_FORMATS:
         if columns is not None:
             raise DatasetError(f"{train}: named columns do not apply to LibSVM text input")
-        return import_libsvm(out_dir, train=train, eval=eval, **options)
+        return import_text(out_dir, train=train, eval=eval, text_format=fmt, **options)
     if fmt not in TABLE_FORMATS:
-        raise DatasetError(f"unknown import format {fmt!r}: expected auto, libsvm, parquet or csv")
+        raise DatasetError(
+            f"unknown import format {fmt!r}: expected auto, libsvm, dense, parquet, csv or tsv"
+        )
     if columns is None:
         raise DatasetError(f"{train}: table input needs --query-col and --label-col")
     return import_table(out_dir, train=train, eval=eval, columns=columns, **options)

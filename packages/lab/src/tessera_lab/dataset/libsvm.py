@@ -43,6 +43,7 @@ class TextScan:
     has_qid: bool | None = None
     int_qids: bool = True
     labels: frozenset[int] = frozenset()
+    dense: bool = False
 
 
 def _parse_line(path: Path, line_no: int, line: str) -> tuple[int, str | None, list[str]] | None:
