@@ -23,6 +23,20 @@ from packaging.requirements import Requirement
 REPO = Path(__file__).resolve().parents[1]
 DISTRIBUTIONS = ("tessera-contracts", "tessera-lab", "tessera-serving")
 
+# Variables that would make uv or Python act on the development environment. Index and cache
+# settings (UV_INDEX_URL, UV_CACHE_DIR, ...) are kept.
+_PROJECT_VARIABLES = {
+    "VIRTUAL_ENV",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "UV_PROJECT",
+    "UV_PROJECT_ENVIRONMENT",
+    "UV_PYTHON",
+    "UV_FROZEN",
+    "UV_LOCKED",
+    "UV_NO_SYNC",
+}
+
 _PROBE = """
 import json, importlib.metadata as md
 print(json.dumps({d.metadata["Name"]: {"version": d.version, "requires": d.requires or [],
@@ -37,8 +51,7 @@ def canonical_name(name: str) -> str:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """This process's environment minus anything pointing uv or Python at the dev venv."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "VIRTUAL_ENV"))}
-    env.pop("PYTHONPATH", None)
+    env = {k: v for k, v in os.environ.items() if k not in _PROJECT_VARIABLES}
     env["UV_PYTHON_DOWNLOADS"] = "never"
     env.update(extra)
     return env
