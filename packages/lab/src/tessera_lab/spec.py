@@ -1,0 +1,308 @@
+"""The training spec (``spec.yaml``, DESIGN.md section 4): a strict pydantic model, YAML in/out.
+
+Unknown keys and bad values raise ``SpecError`` with one line naming the file and the
+key path (``spec.yaml: early_stopping.rounds: Input should be greater than 0``).
+Relative dataset paths resolve against the spec file's directory.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from tessera_contracts import FAMILY_NAME_PATTERN, License
+from tessera_lab.errors import SpecError
+
+METRIC_PATTERN = r"^(ndcg@[1-9][0-9]*|map@[1-9][0-9]*|auc|average_precision|binary_logloss)$"
+"""Validation metrics LightGBM computes during boosting (early stopping, pruning, curves)."""
+
+GATE_METRICS = ("ndcg@1", "ndcg@3", "ndcg@5", "ndcg@10", "map", "mrr", "fmax", "fmax_weighted")
+BINARY_GATE_METRICS = ("roc_auc", "pr_auc")
+
+# Parameters (and LightGBM aliases) the lab sets itself: objective, metric, seeds, threads,
+# determinism and the number of rounds come from their own spec keys.
+LAB_CONTROLLED_PARAMS = frozenset(
+    {
+        "objective", "objective_type", "app", "application", "loss",
+        "metric", "metrics", "metric_types", "eval_at", "ndcg_eval_at", "ndcg_at",
+        "map_eval_at", "map_at", "first_metric_only",
+        "seed", "random_seed", "random_state", "bagging_seed", "feature_fraction_seed",
+        "data_random_seed", "drop_seed", "extra_seed", "objective_seed",
+        "num_threads", "num_thread", "nthread", "nthreads", "n_jobs",
+        "deterministic", "verbosity", "verbose",
+        "num_iterations", "num_iteration", "n_iter", "num_tree", "num_trees", "num_round",
+        "num_rounds", "nrounds", "num_boost_round", "n_estimators", "max_iter",
+        "early_stopping_round", "early_stopping_rounds", "early_stopping", "n_iter_no_change",
+        "weight_column", "weight", "group", "group_column", "query", "query_column",
+        "label_column", "label", "ignore_column", "categorical_feature",
+    }
+)  # fmt: skip
+
+DEFAULT_PARAMS: dict[str, Any] = {
+    "learning_rate": 0.05,
+    "num_leaves": 31,
+    "min_data_in_leaf": 20,
+    "feature_fraction": 1.0,
+    "bagging_fraction": 1.0,
+    "bagging_freq": 0,
+    "lambda_l2": 0.0,
+    "max_bin": 255,
+}
+"""LightGBM's own defaults for the knobs people tune, except a gentler learning rate."""
+
+ParamValue = float | int | str | bool | list[int] | list[float]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Protocol(_Strict):
+    """Which rows train which booster: cells (pooled or one per category) and snapshot pairs."""
+
+    cells: Literal["pooled", "per_category"] = "pooled"
+    snapshots: Literal["all"] | Annotated[list[str], Field(min_length=1)] = "all"
+
+    @field_validator("snapshots")
+    @classmethod
+    def _unique(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list) and len(set(value)) != len(value):
+            raise ValueError(f"snapshot pairs must be unique, got {value!r}")
+        return value
+
+
+class EarlyStopping(_Strict):
+    """Stop when the validation metric stops improving; validation is carved from TRAIN."""
+
+    rounds: Annotated[int, Field(gt=0)] = 50
+    valid_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2
+    metric: Annotated[str, Field(pattern=METRIC_PATTERN)] = "ndcg@10"
+
+
+class FloatRange(_Strict):
+    """A float search dimension."""
+
+    type: Literal["float"]
+    low: float
+    high: float
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _bounds(self) -> FloatRange:
+        _check_bounds(self.low, self.high, self.log)
+        return self
+
+
+class IntRange(_Strict):
+    """An integer search dimension."""
+
+    type: Literal["int"]
+    low: int
+    high: int
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _bounds(self) -> IntRange:
+        _check_bounds(self.low, self.high, self.log)
+        return self
+
+
+class Categorical(_Strict):
+    """A categorical search dimension."""
+
+    type: Literal["categorical"]
+    choices: Annotated[list[float | int | str | bool], Field(min_length=1)]
+
+
+def _check_bounds(low: float, high: float, log: bool) -> None:
+    if low > high:
+        raise ValueError(f"low {low} must not exceed high {high}")
+    if log and low <= 0:
+        raise ValueError(f"a log-scaled range needs low > 0, got {low}")
+
+
+Dimension = Annotated[FloatRange | IntRange | Categorical, Field(discriminator="type")]
+
+
+class Sampler(_Strict):
+    """Optuna's TPE sampler, seeded (defaults to the spec's seed)."""
+
+    type: Literal["tpe"] = "tpe"
+    seed: int | None = None
+    n_startup_trials: Annotated[int, Field(ge=0)] = 10
+
+
+class Pruner(_Strict):
+    """Optuna's median pruner, fed by LightGBM's pruning callback."""
+
+    type: Literal["median", "none"] = "median"
+    n_startup_trials: Annotated[int, Field(ge=0)] = 5
+    n_warmup_steps: Annotated[int, Field(ge=0)] = 10
+
+
+class Search(_Strict):
+    """An Optuna search over LightGBM parameters, scored on the validation metric."""
+
+    space: Annotated[dict[str, Dimension], Field(min_length=1)]
+    n_trials: Annotated[int, Field(gt=0)] = 20
+    sampler: Sampler = Sampler()
+    pruner: Pruner = Pruner()
+    storage: str | None = None
+    study_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")] | None = None
+
+    @field_validator("space")
+    @classmethod
+    def _space_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            _check_param_key(key)
+        return value
+
+
+class GateRule(_Strict):
+    """Promote only if ``metric(model) - metric(base_score ordering) >= min_lift`` on eval."""
+
+    metric: str = "ndcg@10"
+    min_lift: float = 0.0
+
+    @field_validator("metric")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        known = (*GATE_METRICS, *BINARY_GATE_METRICS)
+        if value not in known:
+            raise ValueError(f"unknown gate metric {value!r}: expected one of {list(known)}")
+        return value
+
+
+def _check_param_key(key: str) -> None:
+    if key in LAB_CONTROLLED_PARAMS:
+        raise ValueError(
+            f"parameter {key!r} is set by the lab (use the spec's objective, seed, num_threads, "
+            "num_boost_round, early_stopping or weighting keys instead)"
+        )
+
+
+class Spec(_Strict):
+    """A training spec. ``dataset`` is absolute once loaded through :func:`load_spec`.
+
+    ``num_threads`` defaults to 1: on small shared VMs LightGBM's OpenMP threads busy-wait
+    (OMP_WAIT_POLICY=active) and an explicit 2 threads on 2 vCPUs ran ~100x slower than 1
+    thread (PERF-NOTES). Raise it only with ``OMP_WAIT_POLICY=passive`` (the CLI sets it).
+    """
+
+    dataset: Path
+    feature_families: Annotated[
+        list[Annotated[str, Field(pattern=FAMILY_NAME_PATTERN)]], Field(min_length=1)
+    ]
+    objective: Literal["binary", "lambdarank"] = "lambdarank"
+    protocol: Protocol = Protocol()
+    weighting: Literal["none", "weight", "log1p", "sqrt"] = "none"
+    params: dict[str, ParamValue] = Field(default_factory=lambda: dict(DEFAULT_PARAMS))
+    num_boost_round: Annotated[int, Field(gt=0, le=100_000)] = 500
+    early_stopping: EarlyStopping | None = EarlyStopping()
+    seed: int = 0
+    num_threads: Annotated[int, Field(ge=1, le=1024)] = 1
+    search: Search | None = None
+    gate: GateRule = GateRule()
+    license: License
+
+    @field_validator("feature_families")
+    @classmethod
+    def _unique_families(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"feature families must be unique, got {value!r}")
+        return value
+
+    @field_validator("params")
+    @classmethod
+    def _params(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            _check_param_key(key)
+        return value
+
+    @model_validator(mode="after")
+    def _search_needs_validation(self) -> Spec:
+        if self.search is not None and self.early_stopping is None:
+            raise ValueError("search needs early_stopping (its validation split scores trials)")
+        return self
+
+    @property
+    def families(self) -> list[str]:
+        """The active families, sorted (the order their columns are selected in)."""
+        return sorted(self.feature_families)
+
+    def to_yaml(self) -> str:
+        """The spec as YAML (every default filled in), loadable by :func:`load_spec`."""
+        data = self.model_dump(mode="json")
+        return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in ("float", "int", "categorical", "list[str]", "literal['all']"):
+            continue  # discriminator / union branch tags say nothing about where the error is
+        elif re.fullmatch(r"(function-)?(after|before|wrap|plain)\[.*\]", str(item)):
+            continue
+        else:
+            parts.append(f".{item}" if parts else str(item))
+    return "".join(parts) or "(top level)"
+
+
+def format_spec_error(source: str, exc: ValidationError) -> str:
+    """One line: the file, the first error's key path and message, plus how many more."""
+    errors = exc.errors()
+    rank = {"extra_forbidden": 0, "missing": 1}
+    first = min(errors, key=lambda e: rank.get(e["type"], 2))
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = f"unknown key {str(first['loc'][-1])!r}"
+    elif first["type"] == "missing":
+        message = "required key is missing"
+    elif "input" in first and first["type"] not in ("model_type", "value_error"):
+        found = first["input"]
+        if not isinstance(found, dict | list) or len(repr(found)) < 80:
+            message = f"{message} (found {found!r})"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{source}: {_key_path(tuple(first['loc']))}: {message}{more}"
+
+
+def parse_spec(data: Any, source: str, base_dir: Path) -> Spec:
+    """Validate plain data as a spec; resolve ``dataset`` against ``base_dir``."""
+    if not isinstance(data, dict):
+        raise SpecError(f"{source}: expected a YAML mapping at the top level, found {data!r:.60}")
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(format_spec_error(source, exc)) from None
+    dataset = spec.dataset.expanduser()
+    if not dataset.is_absolute():
+        dataset = (base_dir / dataset).resolve()
+    return spec.model_copy(update={"dataset": dataset})
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate ``spec.yaml``; malformed YAML is reported with its line."""
+    spec_path = Path(path)
+    try:
+        text = spec_path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{spec_path}: cannot read spec: {exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError(f"{spec_path}: malformed YAML: {where}{problem}") from None
+    return parse_spec(data, str(spec_path), spec_path.resolve().parent)
+
+
+def dump_spec(spec: Spec, path: str | Path) -> None:
+    """Write the spec as YAML (used for tests and examples; run dirs go through ``runs``)."""
+    Path(path).write_text(spec.to_yaml(), encoding="utf-8")
