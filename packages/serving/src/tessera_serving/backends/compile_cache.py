@@ -1,0 +1,304 @@
+"""Compile once per (model, compiler, CPU): the compiled-object cache in the artifact store.
+
+Layout. The cache key is the sha256 of canonical JSON naming the model's sha256, the
+compiler (lleaves, llvmlite, LLVM versions), the CPU target (triple, name, features) and
+the compile options. The named ref ``compiled-<key>`` points at a small JSON *manifest*
+blob; the manifest names the object blob by its content sha256 and keeps the equivalence
+verdict and LightGBM's scores for the first rows of the probe sample. Manifests hold no
+timings, so two processes that compile the same model concurrently write identical bytes.
+
+Trust chain. LLVM aborts the process on a malformed object, so an object is loaded only if
+its bytes hash to the sha256 in a manifest that was written after that very object loaded
+and matched LightGBM. After loading, the compiled scores on the check rows must equal the
+manifest's; any failure (bad ref, bad manifest, corrupt blob or local file, wrong scores)
+rebuilds the entry. Within one machine a file lock makes concurrent first uses compile
+once; across machines they compile harmlessly twice (same blob, same manifest).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from .base import FloatMatrix, FloatVector
+from .compat import REWRITE_VERSION, lightgbm_compatible_text
+from .compiled import COMPILE_OPTIONS, CompiledPredictor, CompilerIdentity, compile_object
+from .equivalence import ABS_TOLERANCE, EquivalenceReport, compare_scores
+from .model_info import ModelInfo
+from .sample import DEFAULT_SAMPLE_ROWS, DEFAULT_SAMPLE_SEED, synthesise_sample
+
+MANIFEST_FORMAT = 1
+CHECK_ROWS = 256
+REF_PREFIX = "compiled-"
+
+
+class CacheStore(Protocol):
+    """The part of the artifact store (``tessera_serving.store``) the cache uses."""
+
+    def put_bytes(self, data: bytes) -> str: ...
+    def read_bytes(self, sha256: str) -> bytes: ...
+    def fetch(self, sha256: str, dest_dir: Path) -> Path: ...
+    def write_ref(self, name: str, sha256: str) -> None: ...
+    def read_ref(self, name: str) -> str | None: ...
+
+
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def cache_key(model_sha256: str, identity: CompilerIdentity) -> str:
+    """The content address of a compiled model for this compiler and CPU."""
+    fields = {
+        "format": MANIFEST_FORMAT,
+        "model_sha256": model_sha256,
+        "compiler": identity.as_dict(),
+        "options": COMPILE_OPTIONS,
+        "rewrite": REWRITE_VERSION,
+    }
+    return _sha256(_canonical(fields))
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """A compiled model's verified manifest and, when equivalent, its loaded predictor."""
+
+    key: str
+    manifest: dict[str, Any]
+    predictor: CompiledPredictor | None
+    cache: str  # "hit" or "built"
+    compile_seconds: float | None
+    load_seconds: float
+    rebuilt_because: str | None
+
+    @property
+    def report(self) -> EquivalenceReport:
+        """The equivalence verdict recorded when the entry was built."""
+        eq = self.manifest["equivalence"]
+        return EquivalenceReport(
+            rows=int(eq["sample_rows"]),
+            max_abs_diff=float(eq["max_abs_diff"]),
+            worst_row=int(eq["worst_row"]),
+            tolerance=float(eq["tolerance"]),
+            equivalent=bool(eq["equivalent"]),
+        )
+
+
+class _CorruptEntry(Exception):
+    """A cache entry failed a check; the message says which."""
+
+
+@contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): concurrent first uses compile twice, harmlessly
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class CompileCache:
+    """Compiled objects for one store, materialised under a local cache directory."""
+
+    def __init__(self, store: CacheStore, cache_dir: Path, identity: CompilerIdentity) -> None:
+        self._store = store
+        self._dir = Path(cache_dir)
+        self._identity = identity
+
+    def model_path(self, model_text: str, model_sha256: str) -> Path:
+        """The compiler's input as a local file: the model text after ``compat``'s rewrite."""
+        path = self._dir / "models" / f"{model_sha256}.v{REWRITE_VERSION}.txt"
+        data = lightgbm_compatible_text(model_text).encode("utf-8")
+        if not path.is_file() or path.read_bytes() != data:
+            _atomic_write(path, data)
+        return path
+
+    def get_or_build(
+        self,
+        model_text: str,
+        model_sha256: str,
+        *,
+        reference_scores: Callable[[FloatMatrix], FloatVector],
+        num_threads: int,
+        feature_names: tuple[str, ...],
+        info: ModelInfo,
+    ) -> CacheEntry:
+        """Load the cached compiled model, or compile, verify and cache it.
+
+        ``reference_scores(matrix)`` returns LightGBM's scores; it is called only on a build.
+        """
+        key = cache_key(model_sha256, self._identity)
+        model_path = self.model_path(model_text, model_sha256)
+        with _lock(self._dir / "locks" / f"{key}.lock"):
+            rebuilt_because: str | None = None
+            try:
+                manifest = self._read_manifest(key, model_sha256)
+            except _CorruptEntry as exc:
+                manifest, rebuilt_because = None, str(exc)
+            if manifest is not None:
+                start = time.perf_counter()
+                try:
+                    predictor = self._load_verified(
+                        manifest, model_path, info, feature_names, num_threads
+                    )
+                    elapsed = time.perf_counter() - start
+                    return CacheEntry(key, manifest, predictor, "hit", None, elapsed, None)
+                except _CorruptEntry as exc:
+                    rebuilt_because = str(exc)
+            return self._build(
+                key,
+                model_sha256,
+                model_path,
+                info,
+                feature_names,
+                num_threads,
+                reference_scores,
+                rebuilt_because,
+            )
+
+    def _read_manifest(self, key: str, model_sha256: str) -> dict[str, Any] | None:
+        ref = self._store.read_ref(REF_PREFIX + key)
+        if ref is None:
+            return None
+        try:
+            manifest: dict[str, Any] = json.loads(self._store.read_bytes(ref))
+        except Exception as exc:  # a corrupt or unreadable blob is rebuilt, never trusted
+            raise _CorruptEntry(f"manifest {ref[:12]} unreadable: {exc}") from None
+        if manifest.get("key") != key or manifest.get("model_sha256") != model_sha256:
+            raise _CorruptEntry(f"manifest {ref[:12]} does not describe cache key {key[:12]}")
+        return manifest
+
+    def _local_object(self, object_sha256: str) -> Path:
+        path = self._dir / "objects" / f"{object_sha256}.o"
+        if path.is_file() and _sha256(path.read_bytes()) == object_sha256:
+            return path
+        path.unlink(missing_ok=True)
+        try:
+            fetched = self._store.fetch(object_sha256, path.parent)
+        except Exception as exc:
+            raise _CorruptEntry(f"object {object_sha256[:12]} unavailable: {exc}") from None
+        if fetched != path:
+            Path(fetched).replace(path)
+        if _sha256(path.read_bytes()) != object_sha256:  # never hand LLVM unverified bytes
+            path.unlink(missing_ok=True)
+            raise _CorruptEntry(f"object {object_sha256[:12]} does not match its sha256")
+        return path
+
+    def _load_verified(
+        self,
+        manifest: dict[str, Any],
+        model_path: Path,
+        info: ModelInfo,
+        feature_names: tuple[str, ...],
+        num_threads: int,
+    ) -> CompiledPredictor | None:
+        if not manifest["equivalence"]["equivalent"]:
+            return None  # a cached "not equivalent" verdict: serve with LightGBM, no recompile
+        object_path = self._local_object(str(manifest["object_sha256"]))
+        predictor = CompiledPredictor(
+            model_path, object_path, feature_names=feature_names, num_threads=num_threads
+        )
+        check = manifest["check"]
+        sample = synthesise_sample(info, rows=DEFAULT_SAMPLE_ROWS, seed=int(check["seed"]))
+        expected = np.array([float.fromhex(v) for v in check["expected_hex"]])
+        got = predictor.predict(sample[: len(expected)])
+        if not compare_scores(expected, got, tolerance=float(check["tolerance"])).equivalent:
+            object_path.unlink(missing_ok=True)
+            raise _CorruptEntry(f"object {manifest['object_sha256'][:12]} scores differ")
+        return predictor
+
+    def _build(
+        self,
+        key: str,
+        model_sha256: str,
+        model_path: Path,
+        info: ModelInfo,
+        feature_names: tuple[str, ...],
+        num_threads: int,
+        reference_scores: Callable[[FloatMatrix], FloatVector],
+        rebuilt_because: str | None,
+    ) -> CacheEntry:
+        tmp_dir = self._dir / "tmp"
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=tmp_dir) as work:
+            start = time.perf_counter()
+            data = compile_object(model_path, Path(work) / "model.o")
+            compile_seconds = time.perf_counter() - start
+            object_sha256 = _sha256(data)
+            object_path = self._dir / "objects" / f"{object_sha256}.o"
+            _atomic_write(object_path, data)
+        start = time.perf_counter()
+        predictor = CompiledPredictor(
+            model_path, object_path, feature_names=feature_names, num_threads=num_threads
+        )
+        load_seconds = time.perf_counter() - start
+        sample = synthesise_sample(info, rows=DEFAULT_SAMPLE_ROWS, seed=DEFAULT_SAMPLE_SEED)
+        expected = np.asarray(reference_scores(sample), dtype=np.float64)
+        report = compare_scores(expected, predictor.predict(sample), tolerance=ABS_TOLERANCE)
+        manifest: dict[str, Any] = {
+            "format": MANIFEST_FORMAT,
+            "key": key,
+            "model_sha256": model_sha256,
+            "compiler": self._identity.as_dict(),
+            "options": COMPILE_OPTIONS,
+            "object_sha256": object_sha256 if report.equivalent else None,
+            "object_bytes": len(data),
+            "equivalence": {
+                "sample_rows": report.rows,
+                "sample_seed": DEFAULT_SAMPLE_SEED,
+                "max_abs_diff": report.max_abs_diff,
+                "worst_row": report.worst_row,
+                "tolerance": report.tolerance,
+                "equivalent": report.equivalent,
+            },
+            "check": {
+                "seed": DEFAULT_SAMPLE_SEED,
+                "tolerance": ABS_TOLERANCE,
+                "expected_hex": [float(v).hex() for v in expected[:CHECK_ROWS]],
+            },
+        }
+        if report.equivalent:
+            self._store.put_bytes(data)
+        manifest_sha256 = self._store.put_bytes(_canonical(manifest))
+        self._store.write_ref(REF_PREFIX + key, manifest_sha256)
+        return CacheEntry(
+            key,
+            manifest,
+            predictor if report.equivalent else None,
+            "built",
+            compile_seconds,
+            load_seconds,
+            rebuilt_because,
+        )
