@@ -153,3 +153,26 @@ def test_declared_values_must_cover_the_data(tmp_path: Path, make_table: MakeTab
         _write(tmp_path / "ds", make_table, categories=["BPO"])
     manifest = _write(tmp_path / "ok", make_table, categories=["MFO", "BPO", "CCO"])
     assert manifest.categories == ["MFO", "BPO", "CCO"]  # type: ignore[attr-defined]
+
+
+def test_bad_name_and_schema_fail_before_writing(tmp_path: Path, make_table: MakeTable) -> None:
+    with pytest.raises(DatasetError, match="dataset name 'a b' is invalid"):
+        _write(tmp_path / "ds", make_table, name="a b")
+    with pytest.raises(DatasetError, match="column 'label' is a reserved column name"):
+        _write(tmp_path / "ds", make_table, feature_schema={"knn": ["label"]})
+    with pytest.raises(DatasetError, match="label_kind must be one of"):
+        _write(tmp_path / "ds", make_table, label_kind="ordinal")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_graded_labels(tmp_path: Path, make_table: MakeTable) -> None:
+    graded = make_table(label=np.arange(30) % 4)
+    manifest = _write(tmp_path / "ds", make_table, train=graded, label_kind="graded")
+    assert manifest.label_kind == "graded"  # type: ignore[attr-defined]
+    with pytest.raises(DatasetError, match=r"row 0: expected an integer grade >= 0"):
+        _write(
+            tmp_path / "x",
+            make_table,
+            train=make_table(label=np.arange(30) - 3),
+            label_kind="graded",
+        )

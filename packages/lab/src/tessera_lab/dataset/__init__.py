@@ -1,6 +1,20 @@
 """Datasets in the contract layout (DESIGN.md section 3): write, open, synthesise, import, validate.
 
 A dataset is a directory with ``train.parquet``, ``eval.parquet`` and ``manifest.json``.
+Split files hold the required columns (``REQUIRED_COLUMNS``: int64/string ids, int64
+label, string category and snapshot pair, float64 base score), the optional float64
+``weight``, then the float32/float64 feature columns family by family (families in
+sorted order, columns as the feature schema lists them), zstd-compressed in row
+groups of ``ROW_GROUP_SIZE`` rows, with the feature schema as JSON in the Arrow
+metadata key ``tessera.feature_schema``. Rows are numbered from 0 in error messages.
+
+- ``write_dataset``: stream tables/batches in, check every row, appear atomically.
+- ``open_dataset``: load the manifest, verify files, read or stream splits.
+- ``synth_dataset``: a seeded, realistic re-ranking dataset of any size.
+- ``import_dataset``: LibSVM/LETOR or dense text (LightGBM's numbering: LibSVM index
+  ``i`` -> ``f{i}``), Parquet/CSV/TSV with named columns; without a base-score column
+  the base score is ``-(position in query)``, i.e. the baseline is the input order.
+- ``validate_dataset``: every problem, with file, column and row.
 """
 
 from .checks import Problem
@@ -16,14 +30,19 @@ from .columns import (
     SPLITS,
     WEIGHT,
 )
+from .families import DEFAULT_FAMILY, load_family_mapping
+from .importers import import_dataset, import_table, import_text
 from .reader import Dataset, open_dataset
 from .synth import synth_dataset
+from .tabular import ColumnMap
+from .validate import validate_dataset
 from .writer import MANIFEST_FILE, ROW_GROUP_SIZE, sha256_file, write_dataset
 
 __all__ = [
     "BASE_SCORE",
     "CANDIDATE_ID",
     "CATEGORY",
+    "DEFAULT_FAMILY",
     "LABEL",
     "LABEL_KINDS",
     "MANIFEST_FILE",
@@ -33,10 +52,16 @@ __all__ = [
     "SNAPSHOT_PAIR",
     "SPLITS",
     "WEIGHT",
+    "ColumnMap",
     "Dataset",
     "Problem",
+    "import_dataset",
+    "import_table",
+    "import_text",
+    "load_family_mapping",
     "open_dataset",
     "sha256_file",
     "synth_dataset",
+    "validate_dataset",
     "write_dataset",
 ]

@@ -58,7 +58,7 @@ class Dataset:
             return pq.read_table(
                 path, columns=list(columns) if columns is not None else None, filters=filter
             )
-        except (OSError, pa.ArrowInvalid, KeyError) as exc:
+        except (OSError, pa.ArrowException, KeyError) as exc:
             raise DatasetError(f"{path}: cannot read columns {columns!r}: {exc}") from exc
 
     def iter_batches(
@@ -74,7 +74,7 @@ class Dataset:
             yield from parquet.iter_batches(
                 batch_size=batch_size, columns=list(columns) if columns is not None else None
             )
-        except (OSError, pa.ArrowInvalid, KeyError) as exc:
+        except (OSError, pa.ArrowException, KeyError) as exc:
             raise DatasetError(f"{path}: cannot read columns {columns!r}: {exc}") from exc
 
 
@@ -115,7 +115,7 @@ def verify_file(path: Path, manifest: ManifestV1, filename: str) -> None:
     try:
         metadata = pq.read_metadata(file)
         schema = pq.read_schema(file)
-    except (OSError, pa.ArrowInvalid) as exc:
+    except (OSError, pa.ArrowException) as exc:
         raise DatasetError(f"{file}: not a readable Parquet file: {exc}") from exc
     if metadata.num_rows != entry.rows:
         raise DatasetError(

@@ -66,7 +66,7 @@ def _open(path: Path, columns: Sequence[str] | None = None) -> Iterator[pa.Recor
         )
         parse = pacsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ",")
         yield from pacsv.open_csv(path, parse_options=parse, convert_options=convert)
-    except (OSError, pa.ArrowInvalid) as exc:
+    except (OSError, pa.ArrowException) as exc:
         raise DatasetError(f"{path}: cannot read {fmt}: {exc}") from exc
 
 
@@ -78,7 +78,7 @@ def table_schema(path: Path) -> pa.Schema:
             return pq.read_schema(path)
         parse = pacsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ",")
         return pacsv.open_csv(path, parse_options=parse).schema
-    except (OSError, pa.ArrowInvalid) as exc:
+    except (OSError, pa.ArrowException) as exc:
         raise DatasetError(f"{path}: cannot read {fmt}: {exc}") from exc
 
 

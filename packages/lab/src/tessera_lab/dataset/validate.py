@@ -54,7 +54,7 @@ def _file_problems(root: Path, manifest: ManifestV1, filename: str) -> list[Prob
         )
     try:
         parquet = pq.ParquetFile(path)
-    except (OSError, pa.ArrowInvalid) as exc:
+    except (OSError, pa.ArrowException) as exc:
         return [*problems, Problem(f"not a readable Parquet file: {exc}", filename)]
     rows = parquet.metadata.num_rows
     if rows != entry.rows:
@@ -119,18 +119,24 @@ def _schema_problems(schema: pa.Schema, manifest: ManifestV1, filename: str) -> 
 
 def _row_problems(root: Path, manifest: ManifestV1, filename: str) -> list[Problem]:
     """Stream the required columns (and weight) and check every row."""
-    parquet = pq.ParquetFile(root / filename, pre_buffer=False)
+    try:
+        parquet = pq.ParquetFile(root / filename, pre_buffer=False)
+    except (OSError, pa.ArrowException) as exc:
+        return [Problem(f"not a readable Parquet file: {exc}", filename)]
     wanted = [*REQUIRED_COLUMNS, WEIGHT] if manifest.has_weight else list(REQUIRED_COLUMNS)
     schema = parquet.schema_arrow
     columns = [c for c in wanted if c in schema.names and type_ok(c, schema.field(c).type)]
     checker = RowChecker(filename, manifest.label_kind)
     problems: list[Problem] = []
     truncated = False
-    for batch in parquet.iter_batches(batch_size=ROW_GROUP_SIZE, columns=columns):
-        found = checker.check(batch)
-        room = MAX_ROW_PROBLEMS_PER_FILE - len(problems)
-        truncated = truncated or len(found) > room
-        problems.extend(found[: max(room, 0)])
+    try:
+        for batch in parquet.iter_batches(batch_size=ROW_GROUP_SIZE, columns=columns):
+            found = checker.check(batch)
+            room = MAX_ROW_PROBLEMS_PER_FILE - len(problems)
+            truncated = truncated or len(found) > room
+            problems.extend(found[: max(room, 0)])
+    except (OSError, pa.ArrowException) as exc:
+        problems.append(Problem(f"cannot read rows after row {checker.rows}: {exc}", filename))
     if truncated:
         problems.append(
             Problem(f"more row problems not shown (limit {MAX_ROW_PROBLEMS_PER_FILE})", filename)

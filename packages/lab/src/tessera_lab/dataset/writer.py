@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -49,6 +50,7 @@ ROW_GROUP_SIZE = 128 * 1024
 """Rows per Parquet row group: large enough to compress well, small enough to stream."""
 COMPRESSION: Final = "zstd"
 MANIFEST_FILE = "manifest.json"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 SplitData = pa.Table | Iterable[pa.RecordBatch]
 
@@ -179,6 +181,11 @@ def write_dataset(
     out = Path(out_dir)
     if out.exists() or out.is_symlink():
         raise DatasetError(f"{out}: output directory already exists; choose a new path")
+    if _NAME_RE.fullmatch(name) is None:
+        raise DatasetError(
+            f"dataset name {name!r} is invalid: expected letters, digits, '.', '_' or '-' "
+            "(at most 128, starting with a letter or digit)"
+        )
     _check_schema(feature_schema, label_kind)
     schema = ordered_feature_schema(feature_schema)
     train_batches = _batches(train, "train")
