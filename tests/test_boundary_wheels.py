@@ -58,7 +58,8 @@ def test_contracts_brings_only_pydantic_and_its_own_dependencies(
     env = wheels.install(tmp_path / "venv", "tessera-contracts")
     dists = env.distributions()
     assert_local_build(env, wheels, "tessera-contracts")
-    assert [Requirement(r).name for r in dists["tessera-contracts"].requires] == ["pydantic"]
+    declared = [Requirement(r).name for r in dists["tessera-contracts"].requires]
+    assert declared == ["pydantic"], f"the tessera-contracts wheel requires {declared}"
     pydantic_closure = env.closure({"pydantic": ()})
     assert {"pydantic", "pydantic-core"} <= pydantic_closure
     extra = sorted(set(dists) - {"tessera-contracts"} - pydantic_closure)
