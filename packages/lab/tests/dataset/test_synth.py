@@ -116,3 +116,27 @@ def test_booster_beats_base_ordering(tmp_path: Path) -> None:
     standard_error = lift.std(ddof=1) / np.sqrt(len(lift))
     assert base.mean() > 0.3  # the base ordering is a real baseline, not noise
     assert lift.mean() > 0.08 and lift.mean() > 4 * standard_error
+
+
+def test_signal_differs_by_family_category_and_snapshot(tmp_path: Path) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    synth_dataset(tmp_path / "ds", rows=20_000, seed=5, created_at=WHEN)
+    train = open_dataset(tmp_path / "ds").read("train")
+    labels = train["label"].to_numpy()
+    category = np.array(train["category"].to_pylist())
+
+    def auc(column: str, mask: Arr | None = None) -> float:
+        values = np.nan_to_num(train[column].to_numpy(zero_copy_only=False), nan=-1.0)
+        keep = np.ones(len(values), bool) if mask is None else mask
+        return float(roc_auc_score(labels[keep], values[keep]))
+
+    # knn carries more signal than the upstream score; categories differ in difficulty.
+    assert auc("knn_score") > auc("base_score") + 0.03
+    by_category = {c: auc("knn_score", category == c) for c in ("BPO", "MFO", "CCO")}
+    assert by_category["BPO"] + 0.02 < by_category["MFO"] < by_category["CCO"] - 0.01
+    # Snapshot pairs drift: the neighbour database grows, so votes grow.
+    pairs = np.array(train["snapshot_pair"].to_pylist())
+    votes = train["knn_votes"].to_numpy()
+    means = [votes[pairs == p].mean() for p in sorted(set(pairs))]
+    assert means == sorted(means) and means[-1] > 1.2 * means[0]
