@@ -11,13 +11,19 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from ._drift import DriftReport
 from ._manifest import ManifestV1
+from ._receipts import Receipt
 from ._run_record import RunRecord
+from ._summary import RunSummary
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 SCHEMA_MODELS: dict[str, type[BaseModel]] = {
+    "drift_report.schema.json": DriftReport,
     "manifest_v1.schema.json": ManifestV1,
+    "receipt.schema.json": Receipt,
     "run_record.schema.json": RunRecord,
+    "run_summary.schema.json": RunSummary,
 }
 
 
