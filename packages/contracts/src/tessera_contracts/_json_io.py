@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -43,10 +44,24 @@ def format_validation_error(error: ValidationError, source: str) -> str:
     return f"{source}: {where}{message}{more}"
 
 
+def _unique_keys(source: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    """A JSON object hook that refuses a repeated key (readers disagree on which one wins)."""
+
+    def build(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in data:
+                raise ContractError(f"{source}: duplicate key {key!r} in a JSON object")
+            data[key] = value
+        return data
+
+    return build
+
+
 def parse_json(cls: type[M], text: str | bytes, source: str = "<json>") -> M:
     """Parse and validate ``text`` as ``cls``; raise ``ContractError`` naming ``source``."""
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_unique_keys(source))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ContractError(f"{source}: not valid JSON: {exc}") from exc
     return validate_plain(cls, data, source)
