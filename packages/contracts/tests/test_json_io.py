@@ -118,3 +118,22 @@ def test_a_directory_is_not_a_file(tmp_path: Path) -> None:
     with pytest.raises(ContractError, match="cannot read") as exc:
         load_json_file(Producer, tmp_path)
     assert str(exc.value).startswith(f"{tmp_path}: ")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"name": "x", "version": "1", "name": "y"}',
+        '{"name": "x", "version": "1", "git_sha": null, "git_sha": "abcdef1"}',
+    ],
+)
+def test_a_repeated_key_is_refused_not_silently_overwritten(text: str) -> None:
+    with pytest.raises(ContractError) as exc:
+        parse_json(Producer, text, "p.json")
+    assert str(exc.value).startswith("p.json: duplicate key '")
+
+
+def test_a_repeated_key_in_a_nested_object_is_refused(manifest_data: Doc) -> None:
+    text = json.dumps(manifest_data).replace('"rows": 1200', '"rows": 1200, "rows": 1')
+    with pytest.raises(ContractError, match=r"m\.json: duplicate key 'rows'"):
+        parse_json(ManifestV1, text, "m.json")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
-from tessera_contracts import _schemas
+from tessera_contracts import ManifestV1, RunRecord, _schemas
 from tessera_contracts._values import StrictModel
 
 REGENERATE = "uv run python -m tessera_contracts._schemas --write"
@@ -43,10 +43,15 @@ def test_no_orphan_schema_files() -> None:
 def test_schemas_publish_the_strictness(name: str, model: type[BaseModel]) -> None:
     schema = model.model_json_schema()
     assert schema["additionalProperties"] is False
-    assert set(schema["required"]) == set(model.model_fields), f"{name}: optional fields"
     for sub_name, sub in schema.get("$defs", {}).items():
         if sub.get("type") == "object" and "properties" in sub:
             assert sub.get("additionalProperties") is False, f"{name}: $defs.{sub_name}"
+
+
+@pytest.mark.parametrize("model", [ManifestV1, RunRecord])
+def test_manifest_and_run_record_have_no_optional_fields(model: type[BaseModel]) -> None:
+    # DESIGN.md sections 3 and 5: every field is written, null where it does not apply.
+    assert set(model.model_json_schema()["required"]) == set(model.model_fields)
 
 
 def test_schema_models_are_strict_models() -> None:
