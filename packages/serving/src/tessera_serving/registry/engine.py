@@ -1,0 +1,131 @@
+"""Opening the registry: the engine (SQLite or PostgreSQL), the revision check, transactions.
+
+SQLite: pysqlite's implicit transactions are switched off and every write transaction
+starts with ``BEGIN IMMEDIATE`` so concurrent writers queue on the busy timeout instead
+of dead-locking on a lock upgrade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from tessera_serving.config import ServingConfig, redact_url
+from tessera_serving.errors import RegistryError, SchemaRevisionError
+
+from .errors import translate_db_errors
+from .migrate import check_revision as _check_revision
+
+if TYPE_CHECKING:
+    from tessera_serving.models_api import ResolvedModel
+    from tessera_serving.store import ArtifactStore
+
+SQLITE_BUSY_TIMEOUT_S = 60.0
+_READONLY = "tessera_readonly"
+
+
+def _install_sqlite_hooks(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        readonly = connection.get_execution_options().get(_READONLY, False)
+        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+def create_registry_engine(url: str, *, create_dir: bool = False) -> Engine:
+    """An engine for ``url``; ``create_dir`` makes a SQLite file's directory if missing."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError for garbage
+        raise RegistryError(f"invalid registry database URL {redact_url(url)!r}: {exc}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            directory = Path(database).expanduser().absolute().parent
+            if create_dir:
+                directory.mkdir(parents=True, exist_ok=True)
+            elif not Path(database).expanduser().exists():
+                raise SchemaRevisionError(
+                    f"registry database {database} does not exist: run `tessera-serve db upgrade`"
+                )
+        engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+        _install_sqlite_hooks(engine)
+        return engine
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+class Registry:
+    """An open registry database plus the artifact store its rows point into."""
+
+    def __init__(self, config: ServingConfig, engine: Engine) -> None:
+        self.config = config
+        self.engine = engine
+        self.where = redact_url(config.database_url)
+        self._store: ArtifactStore | None = None
+
+    @property
+    def store(self) -> ArtifactStore:
+        """The configured artifact store (opened on first use)."""
+        if self._store is None:
+            from tessera_serving.store import open_store
+
+            self._store = open_store(self.config.artifacts_url)
+        return self._store
+
+    @contextmanager
+    def errors(self) -> Iterator[None]:
+        """Translate database errors raised in the block (for work outside ``transaction``)."""
+        with translate_db_errors(self.where):
+            yield
+
+    @contextmanager
+    def transaction(self, *, readonly: bool = False) -> Iterator[Session]:
+        """A session that commits once at the end of the block or rolls back on any error."""
+        bind = self.engine.execution_options(**{_READONLY: True}) if readonly else self.engine
+        with (
+            translate_db_errors(self.where),
+            Session(bind, expire_on_commit=False) as session,
+            session.begin(),
+        ):
+            yield session
+
+    def resolve_model(self, ref: str) -> ResolvedModel:
+        """The rows of ``NAME`` (latest), ``NAME@stage`` or ``NAME#VERSION`` (NotFoundError)."""
+        from tessera_serving.models_api import resolve_model
+
+        return resolve_model(self, ref)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def open_registry(config: ServingConfig, *, check_revision: bool = True) -> Registry:
+    """Open the registry of ``config``; by default fail unless it is at the code's revision."""
+    engine = create_registry_engine(config.database_url)
+    registry = Registry(config, engine)
+    if check_revision:
+        try:
+            with registry.errors():
+                _check_revision(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+    return registry

@@ -1,0 +1,194 @@
+"""Serving fixtures shared by every serving test module (registry, scoring, backends).
+
+- ``database_url`` / ``config`` / ``registry``: a fresh, migrated registry, parametrised
+  over SQLite (a file in ``tmp_path``) and PostgreSQL (its own schema on 127.0.0.1:5432,
+  dropped afterwards). The PostgreSQL half skips, with the reason, only when the server is
+  unreachable.
+- ``sqlite_config`` / ``sqlite_registry``: the same on SQLite only.
+- ``runs``: the ``runs_factory`` module (tiny real LightGBM run directories).
+- ``cli``: run ``tessera-serve`` in a subprocess with a config's locations.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import runs_factory
+
+from tessera_serving.config import (
+    ARTIFACTS_URL_ENV,
+    DATABASE_URL_ENV,
+    HOME_ENV,
+    ServingConfig,
+)
+from tessera_serving.registry import (
+    Registry,
+    create_registry_engine,
+    open_registry,
+    upgrade,
+)
+
+PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+TESSERA_SERVE = Path(sys.executable).parent / "tessera-serve"
+_pg_state: dict[str, str | None] = {}
+
+
+def _pg_unreachable() -> str | None:
+    """``None`` if the PostgreSQL server answers, else why not (checked once per session)."""
+    if "reason" not in _pg_state:
+        try:
+            import psycopg
+
+            with psycopg.connect(PG_DSN) as connection:
+                connection.execute("SELECT 1")
+            _pg_state["reason"] = None
+        except Exception as exc:
+            _pg_state["reason"] = f"PostgreSQL at 127.0.0.1:5432 unreachable: {exc}"
+    return _pg_state["reason"]
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL whose connections see only a fresh schema ``tessera_test_<uuid>``."""
+    reason = _pg_unreachable()
+    if reason is not None:
+        pytest.skip(reason)
+    import psycopg
+
+    schema = f"tessera_test_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(PG_DSN, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}&application_name={schema}"
+    finally:
+        with psycopg.connect(PG_DSN, autocommit=True) as connection:
+            connection.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE pid <> pg_backend_pid() AND application_name = %s",
+                (schema,),
+            )
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'home' / 'registry.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """A fresh, empty database on each backend."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(fixture))
+
+
+def _config(tmp_path: Path, url: str) -> ServingConfig:
+    return ServingConfig.from_env(
+        state_dir=tmp_path / "home", database_url=url, artifacts_url=str(tmp_path / "artifacts")
+    )
+
+
+def _migrated(config: ServingConfig) -> ServingConfig:
+    engine = create_registry_engine(config.database_url, create_dir=True)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    return config
+
+
+@pytest.fixture
+def config(tmp_path: Path, database_url: str) -> ServingConfig:
+    """A migrated registry (both backends) and a local artifact store under ``tmp_path``."""
+    return _migrated(_config(tmp_path, database_url))
+
+
+@pytest.fixture
+def sqlite_config(tmp_path: Path, sqlite_url: str) -> ServingConfig:
+    """A migrated SQLite registry and a local artifact store under ``tmp_path``."""
+    return _migrated(_config(tmp_path, sqlite_url))
+
+
+@pytest.fixture
+def registry(config: ServingConfig) -> Iterator[Registry]:
+    with open_registry(config) as opened:
+        yield opened
+
+
+@pytest.fixture
+def sqlite_registry(sqlite_config: ServingConfig) -> Iterator[Registry]:
+    with open_registry(sqlite_config) as opened:
+        yield opened
+
+
+@pytest.fixture
+def runs() -> ModuleType:
+    """The ``runs_factory`` module: ``runs.write_run_dir(tmp_path, ...)`` and friends."""
+    return runs_factory
+
+
+def cli_env(config: ServingConfig, **extra: str) -> dict[str, str]:
+    """This environment with ``config``'s locations (and passive OpenMP waiting)."""
+    env = dict(os.environ)
+    env.update(
+        {
+            HOME_ENV: str(config.state_dir),
+            DATABASE_URL_ENV: config.database_url,
+            ARTIFACTS_URL_ENV: config.artifacts_url,
+            "OMP_WAIT_POLICY": "passive",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+class Cli:
+    """Runs ``tessera-serve`` in a subprocess against one configuration."""
+
+    def __init__(self, config: ServingConfig, cwd: Path) -> None:
+        self.config = config
+        self.cwd = cwd
+
+    def __call__(self, *args: str | Path, **extra_env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(TESSERA_SERVE), *map(str, args)],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=self.cwd,
+            env=cli_env(self.config, **extra_env),
+            timeout=300,
+        )
+
+    def popen(self, *args: str | Path, **extra_env: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [str(TESSERA_SERVE), *map(str, args)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=self.cwd,
+            env=cli_env(self.config, **extra_env),
+        )
+
+
+@pytest.fixture
+def cli(config: ServingConfig, tmp_path: Path) -> Cli:
+    """``tessera-serve`` against the parametrised ``config`` (both backends)."""
+    return Cli(config, tmp_path)
+
+
+@pytest.fixture
+def sqlite_cli(sqlite_config: ServingConfig, tmp_path: Path) -> Cli:
+    """``tessera-serve`` against the SQLite ``sqlite_config``."""
+    return Cli(sqlite_config, tmp_path)

@@ -1,0 +1,161 @@
+"""One conformance suite for every artifact store backend (local directory, fsspec memory)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tessera_serving.errors import ArtifactError
+from tessera_serving.store import (
+    ArtifactStore,
+    FsspecArtifactStore,
+    LocalArtifactStore,
+    open_store,
+    shard,
+)
+
+
+def _corrupt(store: ArtifactStore, sha256: str, data: bytes) -> None:
+    """Overwrite an object's bytes behind the store's back (simulated bit rot)."""
+    if isinstance(store, LocalArtifactStore):
+        path = store.root / shard(sha256)
+        path.chmod(0o644)
+        path.write_bytes(data)
+    else:
+        assert isinstance(store, FsspecArtifactStore)
+        store.fs.pipe_file(f"{store.root}/{shard(sha256)}", data)
+
+
+def _delete(store: ArtifactStore, sha256: str) -> None:
+    if isinstance(store, LocalArtifactStore):
+        (store.root / shard(sha256)).unlink()
+    else:
+        assert isinstance(store, FsspecArtifactStore)
+        store.fs.rm_file(f"{store.root}/{shard(sha256)}")
+
+
+@pytest.fixture(params=["local", "memory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ArtifactStore]:
+    if request.param == "local":
+        yield open_store(tmp_path / "store")
+        return
+    url = f"memory://tessera-test-{uuid.uuid4().hex}"
+    opened = open_store(url)
+    assert isinstance(opened, FsspecArtifactStore)
+    try:
+        yield opened
+    finally:
+        if opened.fs.exists(opened.root):
+            opened.fs.rm(opened.root, recursive=True)
+
+
+class TestArtifactStoreConformance:
+    def test_open_store_picks_the_backend(self, tmp_path: Path) -> None:
+        assert isinstance(open_store(tmp_path), LocalArtifactStore)
+        assert isinstance(open_store(tmp_path.as_uri()), LocalArtifactStore)
+        assert isinstance(open_store("memory://x"), FsspecArtifactStore)
+
+    def test_put_bytes_returns_the_sha256_and_reads_back(self, store: ArtifactStore) -> None:
+        data = b"tree=0\nleaf_value=0.5\n"
+        sha = store.put_bytes(data)
+        assert sha == hashlib.sha256(data).hexdigest()
+        assert store.exists(sha)
+        assert store.read_bytes(sha) == data
+        store.verify(sha)
+
+    def test_put_is_idempotent(self, store: ArtifactStore) -> None:
+        assert store.put_bytes(b"same") == store.put_bytes(b"same")
+
+    def test_put_file_streams_a_large_file(self, store: ArtifactStore, tmp_path: Path) -> None:
+        path = tmp_path / "big.bin"
+        data = bytes(range(256)) * 20_000  # > one chunk
+        path.write_bytes(data)
+        sha = store.put_file(path)
+        assert sha == hashlib.sha256(data).hexdigest()
+        assert store.read_bytes(sha) == data
+
+    def test_missing_object_is_an_artifact_error(self, store: ArtifactStore) -> None:
+        sha = hashlib.sha256(b"never stored").hexdigest()
+        assert not store.exists(sha)
+        with pytest.raises(ArtifactError, match=f"{sha} is missing"):
+            store.read_bytes(sha)
+        with pytest.raises(ArtifactError, match="missing"):
+            store.verify(sha)
+
+    def test_corrupt_object_is_detected_on_read(self, store: ArtifactStore) -> None:
+        sha = store.put_bytes(b"original")
+        _corrupt(store, sha, b"tampered")
+        with pytest.raises(ArtifactError, match="corrupt"):
+            store.read_bytes(sha)
+        with pytest.raises(ArtifactError, match="corrupt"):
+            store.verify(sha)
+
+    def test_existing_corrupt_object_is_never_overwritten(self, store: ArtifactStore) -> None:
+        sha = store.put_bytes(b"original")
+        _corrupt(store, sha, b"tampered")
+        with pytest.raises(ArtifactError, match="corrupt"):
+            store.put_bytes(b"original")
+        _delete(store, sha)
+        assert store.put_bytes(b"original") == sha
+        assert store.read_bytes(sha) == b"original"
+
+    def test_fetch_gives_a_verified_local_copy(self, store: ArtifactStore, tmp_path: Path) -> None:
+        sha = store.put_bytes(b"model text")
+        dest = store.fetch(sha, tmp_path / "cache")
+        assert dest == tmp_path / "cache" / sha
+        assert dest.read_bytes() == b"model text"
+        dest.write_bytes(b"stale")
+        assert store.fetch(sha, tmp_path / "cache").read_bytes() == b"model text"
+
+    def test_fetch_refuses_a_corrupt_object(self, store: ArtifactStore, tmp_path: Path) -> None:
+        sha = store.put_bytes(b"model text")
+        _corrupt(store, sha, b"bad")
+        with pytest.raises(ArtifactError, match="corrupt"):
+            store.fetch(sha, tmp_path / "cache")
+        assert not (tmp_path / "cache" / sha).exists()
+
+    def test_uri_round_trips_and_other_uris_are_refused(self, store: ArtifactStore) -> None:
+        sha = store.put_bytes(b"x")
+        assert store.sha256_from_uri(store.uri(sha)) == sha
+        escaping = store.uri(sha).replace(f"/objects/{sha[:2]}/", f"/objects/{sha[:2]}/../../")
+        with pytest.raises(ArtifactError, match=r"escapes|does not name"):
+            store.sha256_from_uri(escaping)
+        with pytest.raises(ArtifactError):
+            store.sha256_from_uri("file:///etc/passwd")
+        other = store.uri(sha).replace(f"objects/{sha[:2]}", "objects/zz")
+        with pytest.raises(ArtifactError, match="escapes"):
+            store.sha256_from_uri(other)
+
+    def test_bad_keys_are_refused(self, store: ArtifactStore) -> None:
+        for key in ["../../etc/passwd", "ABC", "0" * 63, "g" * 64]:
+            with pytest.raises(ArtifactError, match="64 lowercase hex"):
+                store.exists(key)
+
+    def test_refs_are_mutable_and_validated(self, store: ArtifactStore) -> None:
+        first, second = store.put_bytes(b"1"), store.put_bytes(b"2")
+        assert store.read_ref("compiled-abc") is None
+        store.write_ref("compiled-abc", first)
+        assert store.read_ref("compiled-abc") == first
+        store.write_ref("compiled-abc", second)
+        assert store.read_ref("compiled-abc") == second
+        for bad in ["../escape", "a/b", "..", "", ".hidden", "a..b"]:
+            with pytest.raises(ArtifactError, match="ref name"):
+                store.write_ref(bad, first)
+            with pytest.raises(ArtifactError, match="ref name"):
+                store.read_ref(bad)
+        with pytest.raises(ArtifactError, match="64 lowercase hex"):
+            store.write_ref("ok", "not-a-sha")
+
+
+def test_local_store_leaves_no_temp_files_and_read_only_objects(tmp_path: Path) -> None:
+    store = LocalArtifactStore(tmp_path / "store")
+    sha = store.put_bytes(b"data")
+    files = sorted(
+        p.relative_to(store.root).as_posix() for p in store.root.rglob("*") if p.is_file()
+    )
+    assert files == [shard(sha)]
+    assert (store.root / shard(sha)).stat().st_mode & 0o222 == 0
