@@ -1,0 +1,54 @@
+"""``tessera-lab tune SPEC``: run (or join, or resume) the spec's Optuna study, then retrain.
+
+Several ``tune`` processes on one storage share the study; ``--trials-only`` runs trials
+without retraining the best one (for extra workers).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from tessera_lab.cli.train import add_run_arguments, print_runs
+from tessera_lab.errors import SpecError
+from tessera_lab.threads import prefer_passive_wait
+
+
+def _tune(args: argparse.Namespace) -> int:
+    prefer_passive_wait()
+    from tessera_lab.spec import load_spec
+    from tessera_lab.training import train_run
+    from tessera_lab.tuning import StudyOptions
+
+    if load_spec(args.spec).search is None:
+        raise SpecError(f"{args.spec}: search: the spec has no search block; use 'train'")
+    options = StudyOptions(storage=args.storage, study_name=args.study, n_trials=args.n_trials)
+    paths = train_run(
+        args.spec,
+        name=args.name,
+        runs_dir=args.runs_dir,
+        quiet=args.quiet,
+        study=options,
+        retrain=not args.trials_only,
+    )
+    if args.trials_only:
+        print("trials done (no run written: --trials-only)")
+    print_runs(paths)
+    return 0
+
+
+def add_parser(subparsers: Any) -> None:
+    """Register ``tune``."""
+    parser = subparsers.add_parser(
+        "tune",
+        help="run the spec's Optuna search and train the best trial",
+        description="Run, join or resume the spec's Optuna study; retrain the best trial.",
+    )
+    add_run_arguments(parser)
+    parser.add_argument("--storage", help="Optuna storage: journal:<path> or an RDB URL")
+    parser.add_argument("--study", help="study name (default: <spec stem>-<spec hash>)")
+    parser.add_argument("--n-trials", type=int, help="finished trials the study should reach")
+    parser.add_argument(
+        "--trials-only", action="store_true", help="run trials only; do not write a run"
+    )
+    parser.set_defaults(func=_tune)

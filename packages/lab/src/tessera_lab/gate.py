@@ -1,0 +1,28 @@
+"""The promotion gate: the model must beat the ``base_score`` ordering by ``min_lift``."""
+
+from __future__ import annotations
+
+from tessera_contracts import Gate, Metrics
+from tessera_lab.errors import TrainingError
+from tessera_lab.spec import GateRule
+
+
+def decide(rule: GateRule, metrics: Metrics, where: str) -> Gate:
+    """PROMOTE when ``metric(model) - metric(baseline) >= min_lift`` on eval, else HOLD."""
+    if rule.metric not in metrics.eval:
+        raise TrainingError(
+            f"{where}: gate.metric {rule.metric!r} was not computed on this eval split "
+            f"(available: {sorted(metrics.eval)}; roc_auc/pr_auc need binary labels, "
+            "fmax_weighted a weight column)"
+        )
+    model_value = metrics.eval[rule.metric]
+    baseline_value = metrics.baseline[rule.metric]
+    lift = model_value - baseline_value
+    return Gate(
+        metric=rule.metric,
+        min_lift=rule.min_lift,
+        model_value=model_value,
+        baseline_value=baseline_value,
+        lift=lift,
+        verdict="PROMOTE" if lift >= rule.min_lift else "HOLD",
+    )

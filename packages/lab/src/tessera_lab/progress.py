@@ -1,0 +1,66 @@
+"""Progress a person can watch on stderr: boosting rounds and tuning trials.
+
+Silent when stderr is not a terminal (logs, CI, subprocesses) or when asked to be quiet.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+
+class Progress:
+    """One status line, rewritten in place, at most every ``interval`` seconds."""
+
+    def __init__(
+        self, *, quiet: bool = False, stream: TextIO | None = None, interval: float = 0.2
+    ) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = not quiet and self.stream.isatty()
+        self.interval = interval
+        self._last = 0.0
+        self._open = False
+
+    def _show(self, text: str, *, force: bool = False) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not force and now - self._last < self.interval:
+            return
+        self._last = now
+        self.stream.write(f"\r\x1b[K{text}")
+        self.stream.flush()
+        self._open = True
+
+    def round(
+        self, label: str, iteration: int, total: int, metric: str | None, value: float | None,
+        best: tuple[int, float] | None,
+    ) -> None:  # fmt: skip
+        """Boosting round ``iteration`` of ``total`` with the current validation metric."""
+        text = f"{label}: round {iteration}/{total}"
+        if metric is not None and value is not None:
+            text += f"  valid {metric} {value:.5f}"
+        if best is not None:
+            text += f" (best {best[1]:.5f} @ {best[0]})"
+        self._show(text, force=iteration == total)
+
+    def trial(self, number: int, total: int, state: str, best: float | None) -> None:
+        """A finished tuning trial and the best value so far."""
+        best_text = "-" if best is None else f"{best:.5f}"
+        self._show(f"trial {number + 1}/{total} {state}  best {best_text}", force=True)
+
+    def message(self, text: str) -> None:
+        """A line of its own (closes the status line first)."""
+        if not self.enabled:
+            return
+        self.done()
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def done(self) -> None:
+        """End the status line."""
+        if self.enabled and self._open:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._open = False

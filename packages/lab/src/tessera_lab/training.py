@@ -1,0 +1,239 @@
+"""``train_run``: a training spec in, verified run directories out (DESIGN.md sections 4 and 5).
+
+Steps: load the spec; open the dataset with every hash and fingerprint verified; select
+the active families' columns by name; apply the protocol (snapshots, cells, weighting,
+a validation split carved from train by query); tune when the spec has a search; train;
+check that ``model.txt``'s own feature names are the recorded ones; evaluate on eval
+against the ``base_score`` ordering; decide the gate; write each run directory atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+
+from tessera_contracts import (
+    DatasetRef,
+    ModelEntry,
+    RunRecord,
+    TuningSummary,
+    compute_feature_schema_sha,
+    compute_schema_sha,
+    to_json_text,
+)
+from tessera_lab.booster import Fit, fit_cell
+from tessera_lab.dataset import Dataset, open_dataset
+from tessera_lab.errors import SpecError, TrainingError
+from tessera_lab.evaluation import compare
+from tessera_lab.features import feature_names, select_feature_schema
+from tessera_lab.gate import decide
+from tessera_lab.progress import Progress
+from tessera_lab.protocol import Cell, build_cells, cell_dir_suffix, check_protocol, read_rows
+from tessera_lab.provenance import lab_producer
+from tessera_lab.runs import (
+    HISTORY_FILE,
+    STUDY_FILE,
+    RunFiles,
+    check_run_name,
+    ensure_absent,
+    write_runs,
+)
+from tessera_lab.spec import Spec, load_spec
+from tessera_lab.tuning import StudyOptions, StudyResult, run_study
+
+
+def default_run_name(spec_path: Path) -> str:
+    """``<spec stem>-<UTC time>-<4 hex>``: unique enough that parallel runs do not collide."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", spec_path.stem).strip("-._") or "run"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stem[:80]}-{stamp}-{os.urandom(2).hex()}"
+
+
+def cell_run_names(base: str, cells: list[Cell]) -> list[str]:
+    """``base`` for a pooled cell; ``base--<category>`` per category (made unique)."""
+    names: list[str] = []
+    for cell in cells:
+        if cell.name is None:
+            names.append(base)
+            continue
+        name = f"{base}--{cell_dir_suffix(cell.name)}"
+        if name in names:
+            name += "-" + hashlib.sha256(cell.name.encode()).hexdigest()[:6]
+        names.append(check_run_name(name[:128]))
+    return names
+
+
+def check_gate_metric(spec: Spec, dataset: Dataset, source: str) -> None:
+    """The gate metric must be computable on this dataset."""
+    metric = spec.gate.metric
+    if metric in ("roc_auc", "pr_auc") and dataset.manifest.label_kind != "binary":
+        raise SpecError(f"{source}: gate.metric: {metric!r} needs binary labels")
+    if metric == "fmax_weighted" and not dataset.manifest.has_weight:
+        raise SpecError(f"{source}: gate.metric: 'fmax_weighted' needs a weight column")
+
+
+@dataclass(frozen=True)
+class _Context:
+    spec: Spec
+    dataset: Dataset
+    schema: dict[str, list[str]]
+    names: list[str]
+    smoke: bool
+    started: float
+
+
+def _resolved_spec(spec: Spec, study: StudyResult | None) -> str:
+    """The spec as run: defaults filled, dataset absolute, tuned params merged, no search."""
+    if study is None:
+        return spec.to_yaml()
+    params = {**spec.params, **study.summary.best_params}
+    return spec.model_copy(update={"params": params, "search": None}).to_yaml()
+
+
+def _finish(ctx: _Context, name: str, cell: Cell, fit: Fit, study: StudyResult | None) -> RunFiles:
+    spec, manifest = ctx.spec, ctx.dataset.manifest
+    where = f"run {name!r}"
+    text = fit.booster.model_to_string(num_iteration=fit.best_iteration)
+    final = lgb.Booster(model_str=text)
+    if final.feature_name() != ctx.names:
+        raise TrainingError(
+            f"{where}: model.txt feature_names {final.feature_name()} differ from the selected "
+            f"columns {ctx.names} (LightGBM rewrote a name; rename the column)"
+        )
+    scores = np.asarray(final.predict(cell.eval.features, num_threads=spec.num_threads))
+    metrics = compare(
+        cell.eval.query_ids,
+        cell.eval.label,
+        cell.eval.category,
+        scores,
+        cell.eval.base_score,
+        binary=manifest.label_kind == "binary",
+        weight=cell.eval.weight,
+    )
+    pairs = manifest.snapshot_pairs if spec.protocol.snapshots == "all" else spec.protocol.snapshots
+    record = RunRecord(
+        run_format=1,
+        name=name,
+        cell=cell.name,
+        created_at=datetime.now(UTC),
+        producer=lab_producer(),
+        dataset=DatasetRef(
+            name=manifest.name,
+            manifest_sha256=ctx.dataset.manifest_sha256,
+            schema_sha=manifest.schema_sha,
+            snapshot_pairs=list(pairs),
+            train_rows=cell.train.n,
+            valid_rows=0 if cell.valid is None else cell.valid.n,
+            eval_rows=cell.eval.n,
+        ),
+        feature_families=sorted(ctx.schema),
+        feature_schema=ctx.schema,
+        feature_names=list(final.feature_name()),
+        feature_schema_sha=compute_feature_schema_sha(ctx.schema),
+        schema_sha=compute_schema_sha(ctx.schema),
+        objective=spec.objective,
+        model=ModelEntry(
+            file="model.txt",
+            sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            num_trees=final.num_trees(),
+            best_iteration=fit.best_iteration,
+            lightgbm_version=lgb.__version__,
+        ),
+        metrics=metrics,
+        tuning=None if study is None else study.summary,
+        gate=decide(spec.gate, metrics, where),
+        smoke=ctx.smoke,
+        license=spec.license,
+        seed=spec.seed,
+        duration_s=round(time.monotonic() - ctx.started, 3),
+    )
+    history = {
+        "metric": spec.early_stopping.metric if spec.early_stopping else None,
+        "best_iteration": fit.best_iteration,
+        "rounds": fit.rounds,
+        "curves": fit.history,
+    }
+    report: dict[str, str | bytes] = {HISTORY_FILE: json.dumps(history, indent=2) + "\n"}
+    if study is not None:
+        report[STUDY_FILE] = json.dumps(study.report(), indent=2) + "\n"
+    files = {
+        "run.json": to_json_text(record),
+        "spec.yaml": _resolved_spec(spec, study),
+        "model.txt": text,
+    }
+    return RunFiles(name=name, files=files, report=report)
+
+
+def train_run(
+    spec_path: str | Path,
+    *,
+    name: str | None = None,
+    runs_dir: str | Path = "runs",
+    smoke: bool = False,
+    quiet: bool = False,
+    study: StudyOptions | None = None,
+    retrain: bool = True,
+) -> list[Path]:
+    """Train the spec and write its run directories; return their paths.
+
+    A spec with a ``search`` is tuned first (skipped under ``smoke``); ``study`` overrides
+    the storage, study name or trial count; ``retrain=False`` only runs the search.
+    """
+    started = time.monotonic()
+    path = Path(spec_path)
+    source = str(path)
+    spec = load_spec(path)
+    dataset = open_dataset(spec.dataset, verify=True)
+    check_protocol(dataset, spec, source)
+    check_gate_metric(spec, dataset, source)
+    schema = select_feature_schema(dataset.manifest, spec.feature_families, source)
+    names = feature_names(schema)
+    base = check_run_name(name) if name is not None else default_run_name(path)
+    runs_root = Path(runs_dir)
+    train = read_rows(dataset, "train", spec, names)
+    eval_rows = read_rows(dataset, "eval", spec, names)
+    cells = build_cells(train, eval_rows, spec, smoke=smoke, where=source)
+    run_names = cell_run_names(base, cells)
+    if retrain:
+        ensure_absent(runs_root, run_names)
+    ctx = _Context(spec, dataset, schema, names, smoke, started)
+    progress = Progress(quiet=quiet)
+    outputs: list[RunFiles] = []
+    for run_name, cell in zip(run_names, cells, strict=True):
+        result = None
+        overrides: dict[str, Any] = {}
+        if spec.search is not None and not smoke:
+            options = study or StudyOptions()
+            result = run_study(
+                cell, names, spec, options, spec_path=path, runs_dir=runs_root,
+                manifest_sha256=dataset.manifest_sha256, progress=progress,
+            )  # fmt: skip
+            overrides = dict(result.summary.best_params)
+        if not retrain:
+            continue
+        label = run_name if cell.name is not None else "train"
+        fit = fit_cell(
+            cell, names, spec, overrides=overrides, smoke=smoke, progress=progress, label=label
+        )
+        outputs.append(_finish(ctx, run_name, cell, fit, result))
+    return write_runs(runs_root, outputs) if retrain else []
+
+
+def record_summary(study: TuningSummary | None) -> str:
+    """A one-line description of a tuning summary (for the CLI)."""
+    if study is None:
+        return "no search"
+    return (
+        f"study {study.study_name}: {study.n_trials} trials ({study.n_pruned} pruned), "
+        f"best {study.metric} {study.best_value:.5f} (trial {study.best_trial})"
+    )
