@@ -186,13 +186,13 @@ class ScoringPlan:
             part = self._predict(batch)
             if carry is not None:
                 part = carry.concat(part)
-            starts = _query_starts(part.qid)
+            starts = query_starts(part.qid)
             cut = int(starts[-1])
             if cut > 0:
                 yield self._finish(part.slice(0, cut), starts[starts < cut])
             carry = part.slice(cut)
         if carry is not None and len(carry):
-            yield self._finish(carry, _query_starts(carry.qid))
+            yield self._finish(carry, query_starts(carry.qid))
         self._closing_events()
 
     def _predict(self, batch: pa.RecordBatch) -> _Part:
@@ -340,7 +340,7 @@ def _plain_array(array: pa.Array[Any]) -> pa.Array[Any]:
     return array
 
 
-def _query_starts(qid: pa.Array[Any]) -> npt.NDArray[np.int64]:
+def query_starts(qid: pa.Array[Any]) -> npt.NDArray[np.int64]:
     """Row index of each query's first row (queries are contiguous runs of equal ids)."""
     n = len(qid)
     if n == 0:

@@ -16,7 +16,7 @@ from tessera_serving import __version__
 from tessera_serving.errors import ServingError
 
 # Command modules, in the order their commands appear in --help.
-COMMAND_MODULES: tuple[str, ...] = ("db",)
+COMMAND_MODULES: tuple[str, ...] = ("db", "score", "rescore", "jobs")
 
 
 def build_parser() -> argparse.ArgumentParser:

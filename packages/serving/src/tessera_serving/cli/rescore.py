@@ -1,0 +1,82 @@
+"""``tessera-serve rescore``: sweep stored scores with a new model version, page by page."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from tessera_serving.config import add_config_arguments, config_from_args
+from tessera_serving.events import configure_event_logging
+from tessera_serving.registry import open_registry
+from tessera_serving.rescore import DEFAULT_PAGE_SIZE, run_rescore
+
+from .score import add_backend_arguments
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "rescore",
+        help="re-score stored scores with a model (resumable; each page one transaction)",
+        description="Re-score the stored scores of a model name with REF; an interrupted "
+        "sweep resumes when run again with the same arguments.",
+    )
+    parser.add_argument(
+        "--model", required=True, metavar="REF", help="NAME (latest), NAME@stage or NAME#VERSION"
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        nargs="+",
+        metavar="ID",
+        help="only rows whose features came from these score jobs' inputs",
+    )
+    parser.add_argument(
+        "--page-size",
+        type=int,
+        default=DEFAULT_PAGE_SIZE,
+        metavar="N",
+        help=f"rows per transaction, whole queries (default {DEFAULT_PAGE_SIZE})",
+    )
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    add_backend_arguments(parser)
+    add_config_arguments(parser)
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    configure_event_logging(sys.stderr)
+    if args.page_size < 1:
+        print(
+            f"tessera-serve: error: --page-size must be >= 1, got {args.page_size}", file=sys.stderr
+        )
+        return 2
+    with open_registry(config_from_args(args)) as registry:
+        result = run_rescore(
+            registry,
+            args.model,
+            jobs=args.jobs,
+            page_size=args.page_size,
+            backend=args.backend,
+            num_threads=args.threads,
+            batch_size=args.batch_size,
+        )
+    summary = {
+        "job_id": result.job_id,
+        "sweep_id": result.sweep_id,
+        "resumed": result.resumed,
+        "rescored": result.rescored,
+        "unchanged": result.unchanged,
+        "pages": result.pages,
+        "events": [e.name for e in result.events],
+    }
+    if args.json:
+        print(json.dumps(summary, sort_keys=True))
+    else:
+        how = "resumed" if result.resumed else "new"
+        print(
+            f"job {result.job_id}: sweep {result.sweep_id} ({how}): {result.rescored} rows "
+            f"re-scored, {result.unchanged} not scored by the model, {result.pages} pages"
+        )
+    return 0

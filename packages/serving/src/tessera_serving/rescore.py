@@ -1,0 +1,201 @@
+"""Re-score stored scores with a new model version, in resumable pages.
+
+A sweep re-reads each stored row's features from the content-addressed input of the job that
+stored it, scores them behind the guard, and writes pages of whole queries (default 500
+rows): each page in ONE transaction updates the current scores and appends audit rows. A
+sweep is identified by (model name, the new version's boosters, the ``--jobs`` filter); run
+again after an interruption, the unfinished sweep resumes and writes only rows it has not
+written yet (``UNIQUE(sweep_id, current_id)`` in the audit backs that up), so every row is
+re-scored exactly once. Rows the new model cannot score (schema mismatch, a missing cell, a
+refused stage) keep their current score; the guard's event says why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import select
+
+from . import events as ev
+from .errors import NotFoundError
+from .jobs import JobEventRecorder, create_job, finish_job
+from .registry import Registry, utcnow
+from .registry.scoring_tables import CurrentScore, RescoreSweep, ScoringJob
+from .score_job import registry_model, resolve_cells
+from .score_store import rescore_rows, rows_from_batch
+from .scoring import RERANKER, query_starts
+from .scoring_io import DEFAULT_BATCH_SIZE, score_file
+from .testhooks import pause_point
+
+DEFAULT_PAGE_SIZE = 500
+
+
+@dataclass
+class RescoreResult:
+    """What a (possibly resumed) sweep did in this run."""
+
+    job_id: int
+    sweep_id: int
+    resumed: bool
+    rescored: int = 0
+    unchanged: int = 0
+    pages: int = 0
+    events: list[ev.Event] = field(default_factory=list)
+
+
+def sweep_key(model_name: str, model_ids: Sequence[int], jobs: Sequence[int] | None) -> str:
+    """The identity of a sweep: same model name, same boosters, same job filter."""
+    body = {
+        "model": model_name,
+        "ids": sorted(model_ids),
+        "jobs": None if jobs is None else sorted(set(jobs)),
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _open_sweep(
+    registry: Registry, key: str, name: str, ref: str, ids: list[int], jobs: list[int] | None
+) -> tuple[int, bool]:
+    with registry.transaction() as session:
+        found = session.scalar(
+            select(RescoreSweep.id)
+            .where(RescoreSweep.sweep_key == key, RescoreSweep.status == "running")
+            .order_by(RescoreSweep.id)
+        )
+        if found is not None:
+            return int(found), True
+        sweep = RescoreSweep(
+            sweep_key=key,
+            model_name=name,
+            model_ref=ref,
+            model_ids=ids,
+            jobs_filter=jobs,
+            status="running",
+        )
+        session.add(sweep)
+        session.flush()
+        return int(sweep.id), False
+
+
+def _input_jobs(registry: Registry, name: str, jobs: list[int] | None) -> list[ScoringJob]:
+    with registry.transaction(readonly=True) as session:
+        query = select(CurrentScore.input_job_id).where(CurrentScore.model_name == name)
+        if jobs is not None:
+            query = query.where(CurrentScore.input_job_id.in_(jobs))
+        ids = sorted(set(session.scalars(query.distinct()).all()))
+        rows = [session.get(ScoringJob, i) for i in ids]
+    return [r for r in rows if r is not None]
+
+
+def run_rescore(
+    registry: Registry,
+    model_ref: str,
+    *,
+    jobs: Sequence[int] | None = None,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    backend: str = "auto",
+    num_threads: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> RescoreResult:
+    """Sweep the stored scores of ``model_ref``'s name with that model (module docstring)."""
+    if page_size < 1:
+        raise ValueError(f"--page-size must be >= 1, got {page_size}")
+    cells = resolve_cells(registry, model_ref)
+    name, ids = cells[0].name, [c.model_id for c in cells]
+    job_filter = None if jobs is None else sorted(set(jobs))
+    sweep_id, resumed = _open_sweep(
+        registry, sweep_key(name, ids, job_filter), name, model_ref, ids, job_filter
+    )
+    job_id = create_job(
+        registry,
+        kind="rescore",
+        model_ref=model_ref,
+        model_name=name,
+        model_version=cells[0].version,
+        model_ids=ids,
+        model_sha256s=[c.artifact_sha256 for c in cells],
+        backend=backend,
+        num_threads=num_threads,
+        sweep_id=sweep_id,
+    )
+    recorder = JobEventRecorder(registry, job_id)
+    result = RescoreResult(job_id, sweep_id, resumed)
+    try:
+        model = registry_model(
+            registry, cells, backend=backend, num_threads=num_threads, sink=recorder
+        )
+        for source_job in _input_jobs(registry, name, job_filter):
+            _sweep_input(registry, model, source_job, result, recorder, page_size, batch_size)
+    except Exception as exc:
+        finish_job(registry, job_id, status="failed", error=str(exc).splitlines()[0])
+        raise
+    with registry.transaction() as session:
+        sweep = session.get(RescoreSweep, sweep_id)
+        if sweep is not None:
+            sweep.status, sweep.finished_at = "done", utcnow()
+    counts = {"rescored": result.rescored, "unchanged": result.unchanged, "pages": result.pages}
+    finish_job(registry, job_id, status="succeeded", rows=result.rescored, counts=counts)
+    result.events = recorder.events
+    return result
+
+
+def _sweep_input(
+    registry: Registry,
+    model: Any,
+    source: ScoringJob,
+    result: RescoreResult,
+    recorder: JobEventRecorder,
+    page_size: int,
+    batch_size: int,
+) -> None:
+    if source.input_sha256 is None or source.input_uri is None:
+        raise NotFoundError(
+            f"scoring job {source.id} did not keep its input in the artifact store "
+            "(only `score --store` jobs can be re-scored)"
+        )
+
+    def write_pages(batch: pa.RecordBatch, first_row: int) -> None:
+        starts = query_starts(batch.column("query_id"))
+        bounds = [*starts.tolist(), batch.num_rows]
+        page_start = 0
+        for end in bounds[1:]:
+            if end - page_start >= page_size or end == batch.num_rows:
+                _write_page(batch.slice(page_start, end - page_start), first_row + page_start)
+                page_start = end
+
+    def _write_page(page: pa.RecordBatch, first_row: int) -> None:
+        rows = rows_from_batch(page, first_row)
+        scored = [r for r in rows if r.source == RERANKER]
+        result.pages += 1
+        with registry.transaction() as session:
+            written = rescore_rows(
+                session,
+                model_name=source.model_name,
+                job_id=result.job_id,
+                sweep_id=result.sweep_id,
+                input_job_id=source.id,
+                rows=scored,
+            )
+            pause_point(f"rescore.page.{result.pages}.before_commit")
+        pause_point(f"rescore.page.{result.pages}.after_commit")
+        result.rescored += written
+        result.unchanged += len(rows) - len(scored)
+
+    with tempfile.TemporaryDirectory(prefix="tessera-rescore-") as tmp:
+        path: Path = registry.store.fetch(source.input_sha256, Path(tmp))
+        score_file(
+            model,
+            path,
+            None,
+            feature_schema=source.feature_schema,
+            events=recorder,
+            batch_size=batch_size,
+            on_batch=write_pages,
+        )

@@ -1,0 +1,181 @@
+"""A ``score`` job end to end: resolve the model, open a job, score the file, store, finish.
+
+The Python API behind ``tessera-serve score``. With ``store=True`` the input file is put in
+the artifact store (content-addressed, so ``rescore`` can re-read its features later) and
+each output batch is written to the score store in its own transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import events as ev
+from .backends import BackendEvent, load_predictor
+from .errors import ScoringError
+from .guard import FeatureSchema, ModelCell
+from .jobs import JobEventRecorder, create_job, finish_job, update_job
+from .registry import Registry
+from .score_store import rows_from_batch, store_scores
+from .scoring import FALLBACK, RERANKER, ScoringModel
+from .scoring_io import DEFAULT_BATCH_SIZE, score_file
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """How to score: the guard's stage requirement, the schema override, the backend."""
+
+    require_stage: str | None = None
+    feature_schema: FeatureSchema | None = None
+    batch_size: int = DEFAULT_BATCH_SIZE
+    backend: str = "auto"
+    num_threads: int | None = None
+    store: bool = False
+
+
+@dataclass
+class ScoreJobResult:
+    """The finished job: id, rows, counts by source, and every event it recorded."""
+
+    job_id: int
+    rows: int
+    counts: dict[str, int]
+    events: list[ev.Event] = field(default_factory=list)
+
+    @property
+    def fallback_rows(self) -> int:
+        return self.counts.get(FALLBACK, 0)
+
+
+def resolve_cells(registry: Registry, ref: str) -> list[ModelCell]:
+    """The boosters of ``NAME``, ``NAME@stage`` or ``NAME#VERSION`` (NotFoundError if none)."""
+    resolved: Any = registry.resolve_model(ref)
+    rows = getattr(resolved, "rows", resolved)
+    return [ModelCell.from_row(row) for row in rows]
+
+
+def backend_event(event: BackendEvent) -> ev.Event:
+    """A backend's event (``backend.compiled``/``backend.fallback``) as a job event."""
+    return ev.Event(event.name, event.level, dict(event.fields))
+
+
+def registry_model(
+    registry: Registry,
+    cells: list[ModelCell],
+    *,
+    backend: str,
+    num_threads: int | None,
+    sink: ev.EventSink,
+) -> ScoringModel:
+    """A ``ScoringModel`` whose boosters come from the artifact store via ``load_predictor``."""
+
+    def load(cell: ModelCell) -> Any:
+        text = registry.store.read_bytes(cell.artifact_sha256).decode("utf-8")
+        return load_predictor(
+            text,
+            backend=backend,
+            num_threads=num_threads,
+            model_sha256=cell.artifact_sha256,
+            store=registry.store,
+            on_event=lambda e: sink(backend_event(e)),
+        )
+
+    return ScoringModel(cells, load)
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file's bytes, streamed."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                digest.update(chunk)
+    except FileNotFoundError as exc:
+        raise ScoringError(f"input {path}: no such file") from exc
+    return digest.hexdigest()
+
+
+def run_score_job(
+    registry: Registry,
+    model_ref: str,
+    input_path: Path,
+    output_path: Path,
+    options: ScoreOptions = ScoreOptions(),
+    *,
+    on_created: Callable[[int], None] | None = None,
+) -> ScoreJobResult:
+    """Score ``input_path`` into ``output_path`` with ``model_ref`` as one recorded job."""
+    cells = resolve_cells(registry, model_ref)
+    input_sha = file_sha256(input_path)
+    input_uri = None
+    if options.store:
+        stored_sha = registry.store.put_file(input_path)
+        if stored_sha != input_sha:
+            raise ScoringError(f"input {input_path} changed while it was being stored")
+        input_uri = registry.store.uri(input_sha)
+    first = cells[0]
+    job_id = create_job(
+        registry,
+        kind="score",
+        model_ref=model_ref,
+        model_name=first.name,
+        model_version=first.version,
+        model_ids=[c.model_id for c in cells],
+        model_sha256s=[c.artifact_sha256 for c in cells],
+        require_stage=options.require_stage,
+        backend=options.backend,
+        num_threads=options.num_threads,
+        input_path=str(input_path.absolute()),
+        input_sha256=input_sha,
+        input_uri=input_uri,
+        feature_schema=None if options.feature_schema is None else dict(options.feature_schema),
+        output_path=str(output_path.absolute()),
+        stored=options.store,
+    )
+    if on_created is not None:
+        on_created(job_id)
+    recorder = JobEventRecorder(registry, job_id)
+    stored = 0
+
+    def store_batch(batch: Any, first_row: int) -> None:
+        nonlocal stored
+        with registry.transaction() as session:
+            stored += store_scores(
+                session,
+                model_name=first.name,
+                job_id=job_id,
+                input_job_id=job_id,
+                rows=rows_from_batch(batch, first_row),
+            )
+
+    try:
+        model = registry_model(
+            registry, cells, backend=options.backend, num_threads=options.num_threads, sink=recorder
+        )
+        result = score_file(
+            model,
+            input_path,
+            output_path,
+            feature_schema=options.feature_schema,
+            require_stage=options.require_stage,
+            events=recorder,
+            batch_size=options.batch_size,
+            on_batch=store_batch if options.store else None,
+        )
+    except Exception as exc:
+        finish_job(registry, job_id, status="failed", error=str(exc).splitlines()[0])
+        raise
+    counts = {
+        RERANKER: result.stats.by_source[RERANKER],
+        FALLBACK: result.stats.by_source[FALLBACK],
+    }
+    if options.store:
+        counts["stored"] = stored
+    update_job(registry, job_id, live_schema_sha=result.live_sha)
+    finish_job(registry, job_id, status="succeeded", rows=result.rows, counts=counts)
+    return ScoreJobResult(job_id, result.rows, counts, recorder.events)

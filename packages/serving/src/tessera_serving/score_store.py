@@ -1,0 +1,196 @@
+"""Stored scores: the current score per (model name, query, candidate) and its audit trail.
+
+Every write updates (or creates) the current row and appends one ``score_audit`` row with
+the new score/source/model sha and the previous ones, in the caller's transaction: a batch
+(``score --store``) or a page (``rescore``) is written entirely or not at all.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import and_, insert, select, update
+from sqlalchemy.orm import Session
+
+from .registry import utcnow
+from .registry.scoring_tables import CurrentScore, ScoreAudit
+
+_IN_CHUNK = 500  # bound on IN (...) list sizes (SQLite's variable limit)
+
+
+@dataclass(frozen=True)
+class ScoreRow:
+    """One score to store; ``row_index`` is the row's position in ``input_job_id``'s input."""
+
+    query_id: str
+    candidate_id: str
+    score: float | None
+    source: str
+    model_sha256: str | None
+    row_index: int
+
+
+def rows_from_batch(batch: pa.RecordBatch, first_row: int) -> list[ScoreRow]:
+    """``ScoreRow``s of an output batch of ``score_batches`` whose first row is ``first_row``."""
+    cols = [
+        batch.column(n).to_pylist()
+        for n in ("query_id", "candidate_id", "score", "source", "model_sha256")
+    ]
+    return [
+        ScoreRow(
+            str(q),
+            str(c),
+            None if s is None or math.isnan(s) else float(s),
+            src,
+            sha,
+            first_row + i,
+        )
+        for i, (q, c, s, src, sha) in enumerate(zip(*cols, strict=True))
+    ]
+
+
+def store_scores(
+    session: Session, *, model_name: str, job_id: int, input_job_id: int, rows: Sequence[ScoreRow]
+) -> int:
+    """Upsert ``rows`` as current scores of ``model_name``, audit each write; return the count."""
+    if not rows:
+        return 0
+    # A pair repeated in one write keeps its last score (the current row is the last write).
+    rows = list({(r.query_id, r.candidate_id): r for r in rows}.values())
+    existing: dict[tuple[str, str], Any] = {}
+    qids = sorted({r.query_id for r in rows})
+    for start in range(0, len(qids), _IN_CHUNK):
+        found = session.execute(
+            select(
+                CurrentScore.id,
+                CurrentScore.query_id,
+                CurrentScore.candidate_id,
+                CurrentScore.score,
+                CurrentScore.source,
+                CurrentScore.model_sha256,
+            ).where(
+                CurrentScore.model_name == model_name,
+                CurrentScore.query_id.in_(qids[start : start + _IN_CHUNK]),
+            )
+        ).all()
+        existing.update({(f.query_id, f.candidate_id): f for f in found})
+    now = utcnow()
+    fresh = [r for r in rows if (r.query_id, r.candidate_id) not in existing]
+    seen = [r for r in rows if (r.query_id, r.candidate_id) in existing]
+    audit: list[dict[str, Any]] = []
+    if fresh:
+        ids = session.scalars(
+            insert(CurrentScore).returning(CurrentScore.id, sort_by_parameter_order=True),
+            [_current(r, model_name, job_id, input_job_id, now) for r in fresh],
+        ).all()
+        audit += [_audit(i, r, job_id, None, None, now) for i, r in zip(ids, fresh, strict=True)]
+    if seen:
+        previous = [existing[(r.query_id, r.candidate_id)] for r in seen]
+        session.execute(
+            update(CurrentScore),
+            [
+                {"id": p.id, **_current(r, model_name, job_id, input_job_id, now)}
+                for p, r in zip(previous, seen, strict=True)
+            ],
+        )
+        audit += [
+            _audit(p.id, r, job_id, None, p, now) for p, r in zip(previous, seen, strict=True)
+        ]
+    session.execute(insert(ScoreAudit), audit)
+    return len(rows)
+
+
+def rescore_rows(
+    session: Session,
+    *,
+    model_name: str,
+    job_id: int,
+    sweep_id: int,
+    input_job_id: int,
+    rows: Sequence[ScoreRow],
+) -> int:
+    """Re-score the current rows that ``rows`` address (by input row) and that this sweep has
+    not yet written; update them and append audit rows. Returns how many were written."""
+    if not rows:
+        return 0
+    by_index = {r.row_index: r for r in rows}
+    lo, hi = min(by_index), max(by_index)
+    done = select(ScoreAudit.id).where(
+        and_(ScoreAudit.sweep_id == sweep_id, ScoreAudit.current_id == CurrentScore.id)
+    )
+    todo = session.execute(
+        select(
+            CurrentScore.id,
+            CurrentScore.row_index,
+            CurrentScore.score,
+            CurrentScore.source,
+            CurrentScore.model_sha256,
+        ).where(
+            CurrentScore.model_name == model_name,
+            CurrentScore.input_job_id == input_job_id,
+            CurrentScore.row_index >= lo,
+            CurrentScore.row_index <= hi,
+            ~done.exists(),
+        )
+    ).all()
+    todo = [t for t in todo if t.row_index in by_index]
+    if not todo:
+        return 0
+    now = utcnow()
+    session.execute(
+        update(CurrentScore),
+        [
+            {
+                "id": t.id,
+                "score": by_index[t.row_index].score,
+                "source": by_index[t.row_index].source,
+                "model_sha256": by_index[t.row_index].model_sha256,
+                "job_id": job_id,
+                "updated_at": now,
+            }
+            for t in todo
+        ],
+    )
+    session.execute(
+        insert(ScoreAudit),
+        [_audit(t.id, by_index[t.row_index], job_id, sweep_id, t, now) for t in todo],
+    )
+    return len(todo)
+
+
+def _current(
+    r: ScoreRow, model_name: str, job_id: int, input_job_id: int, now: Any
+) -> dict[str, Any]:
+    return {
+        "model_name": model_name,
+        "query_id": r.query_id,
+        "candidate_id": r.candidate_id,
+        "score": r.score,
+        "source": r.source,
+        "model_sha256": r.model_sha256,
+        "job_id": job_id,
+        "input_job_id": input_job_id,
+        "row_index": r.row_index,
+        "updated_at": now,
+    }
+
+
+def _audit(
+    current_id: int, r: ScoreRow, job_id: int, sweep_id: int | None, previous: Any, now: Any
+) -> dict[str, Any]:
+    return {
+        "current_id": current_id,
+        "job_id": job_id,
+        "sweep_id": sweep_id,
+        "score": r.score,
+        "source": r.source,
+        "model_sha256": r.model_sha256,
+        "previous_score": None if previous is None else previous.score,
+        "previous_source": None if previous is None else previous.source,
+        "previous_model_sha256": None if previous is None else previous.model_sha256,
+        "created_at": now,
+    }
