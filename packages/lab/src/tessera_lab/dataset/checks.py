@@ -24,6 +24,11 @@ from .columns import (
 )
 
 
+def one_line(exc: BaseException) -> str:
+    """An exception's message cut to its first line (Arrow's messages can run on)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with a dataset, located as precisely as possible."""

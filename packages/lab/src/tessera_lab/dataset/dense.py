@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from tessera_lab.errors import DatasetError
 
+from .checks import one_line
 from .columns import BASE_SCORE, CANDIDATE_ID, CATEGORY, LABEL, QUERY_ID, SNAPSHOT_PAIR, WEIGHT
 from .libsvm import CHUNK_CELLS, TextScan, query_positions
 
@@ -32,7 +33,7 @@ def _rows(path: Path, lines: list[str], first_line: int, delimiter: str | None) 
         return np.loadtxt(io.StringIO("".join(lines)), delimiter=delimiter, ndmin=2)
     except ValueError as exc:
         raise DatasetError(
-            f"{path}: lines {first_line}-{first_line + len(lines) - 1}: {exc}"
+            f"{path}: lines {first_line}-{first_line + len(lines) - 1}: {one_line(exc)}"
         ) from exc
 
 

@@ -20,6 +20,7 @@ import pyarrow as pa
 from tessera_contracts import ManifestV1, Producer
 from tessera_lab.errors import DatasetError
 
+from .checks import one_line
 from .columns import LABEL_KINDS, REQUIRED_COLUMNS, WEIGHT, feature_columns
 from .dense import dense_batches, scan_dense
 from .families import load_family_mapping, resolve_families
@@ -244,7 +245,7 @@ def detect_format(path: str | Path) -> str:
         with Path(path).open(encoding="utf-8") as handle:
             first = next((line for line in handle if line.split("#", 1)[0].strip()), "")
     except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{path}: cannot read: {exc}") from exc
+        raise DatasetError(f"{path}: cannot read: {one_line(exc)}") from exc
     tokens = first.split("#", 1)[0].replace(",", " ").split()
     return "libsvm" if len(tokens) < 2 or ":" in tokens[1] or ":" in tokens[-1] else "dense"
 

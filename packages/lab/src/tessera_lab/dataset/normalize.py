@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from tessera_lab.errors import DatasetError
 
+from .checks import one_line
 from .columns import (
     FLOAT_COLUMNS,
     ID_COLUMNS,
@@ -144,7 +145,7 @@ class BatchNormalizer:
                 except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                     raise DatasetError(
                         f"{source}: column {column!r} near row {offset}: cannot convert "
-                        f"{array.type} to {target}: {exc}"
+                        f"{array.type} to {target}: {one_line(exc)}"
                     ) from exc
             arrays.append(array)
         if self.schema is None:

@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 from tessera_contracts import ContractError, ManifestV1, parse_json
 from tessera_lab.errors import DatasetError
 
-from .columns import SPLITS, read_feature_schema_metadata, split_filename
+from .checks import one_line
+from .columns import SPLITS, file_columns, read_feature_schema_metadata, split_filename
 from .writer import MANIFEST_FILE, sha256_file
 
 DEFAULT_BATCH_SIZE = 64 * 1024
@@ -46,6 +47,22 @@ class Dataset:
         """Row count of a split, from the manifest."""
         return self.manifest.files[split_filename(split)].rows
 
+    def columns(self) -> list[str]:
+        """Every column of the split files, in file order."""
+        return file_columns(self.manifest.feature_schema, has_weight=self.manifest.has_weight)
+
+    def _checked(self, path: Path, columns: Sequence[str] | None) -> list[str] | None:
+        if columns is None:
+            return None
+        known = set(self.columns())
+        unknown = [c for c in columns if c not in known]
+        if unknown:
+            raise DatasetError(
+                f"{path}: no column {unknown[0]!r} in dataset {self.manifest.name!r} "
+                f"(feature families: {sorted(self.manifest.feature_schema)})"
+            )
+        return list(columns)
+
     def read(
         self,
         split: str,
@@ -54,12 +71,11 @@ class Dataset:
     ) -> pa.Table:
         """Read a whole split (optionally some columns, optionally filtered rows)."""
         path = self.split_path(split)
+        selected = self._checked(path, columns)
         try:
-            return pq.read_table(
-                path, columns=list(columns) if columns is not None else None, filters=filter
-            )
-        except (OSError, pa.ArrowException, KeyError) as exc:
-            raise DatasetError(f"{path}: cannot read columns {columns!r}: {exc}") from exc
+            return pq.read_table(path, columns=selected, filters=filter)
+        except (OSError, pa.ArrowException) as exc:
+            raise DatasetError(f"{path}: cannot read: {one_line(exc)}") from exc
 
     def iter_batches(
         self,
@@ -69,13 +85,12 @@ class Dataset:
     ) -> Iterator[pa.RecordBatch]:
         """Stream a split in record batches of at most ``batch_size`` rows (bounded memory)."""
         path = self.split_path(split)
+        selected = self._checked(path, columns)
         try:
             parquet = pq.ParquetFile(path, pre_buffer=False)
-            yield from parquet.iter_batches(
-                batch_size=batch_size, columns=list(columns) if columns is not None else None
-            )
-        except (OSError, pa.ArrowException, KeyError) as exc:
-            raise DatasetError(f"{path}: cannot read columns {columns!r}: {exc}") from exc
+            yield from parquet.iter_batches(batch_size=batch_size, columns=selected)
+        except (OSError, pa.ArrowException) as exc:
+            raise DatasetError(f"{path}: cannot read: {one_line(exc)}") from exc
 
 
 def read_manifest(path: Path) -> tuple[ManifestV1, str]:
@@ -116,7 +131,7 @@ def verify_file(path: Path, manifest: ManifestV1, filename: str) -> None:
         metadata = pq.read_metadata(file)
         schema = pq.read_schema(file)
     except (OSError, pa.ArrowException) as exc:
-        raise DatasetError(f"{file}: not a readable Parquet file: {exc}") from exc
+        raise DatasetError(f"{file}: not a readable Parquet file: {one_line(exc)}") from exc
     if metadata.num_rows != entry.rows:
         raise DatasetError(
             f"{file}: field 'rows': manifest says {entry.rows}, file has {metadata.num_rows}"

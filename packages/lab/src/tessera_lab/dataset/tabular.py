@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 
 from tessera_lab.errors import DatasetError
 
+from .checks import one_line
 from .columns import BASE_SCORE, CANDIDATE_ID, CATEGORY, LABEL, QUERY_ID, SNAPSHOT_PAIR, WEIGHT
 from .libsvm import query_positions
 
@@ -67,7 +68,7 @@ def _open(path: Path, columns: Sequence[str] | None = None) -> Iterator[pa.Recor
         parse = pacsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ",")
         yield from pacsv.open_csv(path, parse_options=parse, convert_options=convert)
     except (OSError, pa.ArrowException) as exc:
-        raise DatasetError(f"{path}: cannot read {fmt}: {exc}") from exc
+        raise DatasetError(f"{path}: cannot read {fmt}: {one_line(exc)}") from exc
 
 
 def table_schema(path: Path) -> pa.Schema:
@@ -79,7 +80,7 @@ def table_schema(path: Path) -> pa.Schema:
         parse = pacsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ",")
         return pacsv.open_csv(path, parse_options=parse).schema
     except (OSError, pa.ArrowException) as exc:
-        raise DatasetError(f"{path}: cannot read {fmt}: {exc}") from exc
+        raise DatasetError(f"{path}: cannot read {fmt}: {one_line(exc)}") from exc
 
 
 def feature_candidates(

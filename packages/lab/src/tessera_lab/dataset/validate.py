@@ -20,7 +20,7 @@ from tessera_contracts import (
 )
 from tessera_lab.errors import DatasetError
 
-from .checks import Problem, RowChecker
+from .checks import Problem, RowChecker, one_line
 from .columns import (
     REQUIRED_COLUMNS,
     SPLITS,
@@ -55,7 +55,7 @@ def _file_problems(root: Path, manifest: ManifestV1, filename: str) -> list[Prob
     try:
         parquet = pq.ParquetFile(path)
     except (OSError, pa.ArrowException) as exc:
-        return [*problems, Problem(f"not a readable Parquet file: {exc}", filename)]
+        return [*problems, Problem(f"not a readable Parquet file: {one_line(exc)}", filename)]
     rows = parquet.metadata.num_rows
     if rows != entry.rows:
         problems.append(Problem(f"rows: manifest says {entry.rows}, file has {rows}", filename))
@@ -122,7 +122,7 @@ def _row_problems(root: Path, manifest: ManifestV1, filename: str) -> list[Probl
     try:
         parquet = pq.ParquetFile(root / filename, pre_buffer=False)
     except (OSError, pa.ArrowException) as exc:
-        return [Problem(f"not a readable Parquet file: {exc}", filename)]
+        return [Problem(f"not a readable Parquet file: {one_line(exc)}", filename)]
     wanted = [*REQUIRED_COLUMNS, WEIGHT] if manifest.has_weight else list(REQUIRED_COLUMNS)
     schema = parquet.schema_arrow
     columns = [c for c in wanted if c in schema.names and type_ok(c, schema.field(c).type)]
@@ -136,7 +136,9 @@ def _row_problems(root: Path, manifest: ManifestV1, filename: str) -> list[Probl
             truncated = truncated or len(found) > room
             problems.extend(found[: max(room, 0)])
     except (OSError, pa.ArrowException) as exc:
-        problems.append(Problem(f"cannot read rows after row {checker.rows}: {exc}", filename))
+        problems.append(
+            Problem(f"cannot read rows after row {checker.rows}: {one_line(exc)}", filename)
+        )
     if truncated:
         problems.append(
             Problem(f"more row problems not shown (limit {MAX_ROW_PROBLEMS_PER_FILE})", filename)
