@@ -96,3 +96,23 @@ def test_bad_manifest_and_missing_dir(dataset_dir: Path, tmp_path: Path) -> None
     (dataset_dir / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(DatasetError, match=r"manifest.json: .*schema_sha"):
         open_dataset(dataset_dir)
+
+
+def test_unknown_column_is_one_line(dataset_dir: Path) -> None:
+    ds = open_dataset(dataset_dir)
+    assert ds.columns()[:7] == [
+        "query_id",
+        "candidate_id",
+        "label",
+        "category",
+        "snapshot_pair",
+        "base_score",
+        "weight",
+    ]
+    for call in (
+        lambda: ds.read("train", columns=["label", "nope"]),
+        lambda: list(ds.iter_batches("eval", columns=["nope"])),
+    ):
+        with pytest.raises(DatasetError, match=r"no column 'nope' in dataset 'tiny'") as info:
+            call()
+        assert "\n" not in str(info.value)
