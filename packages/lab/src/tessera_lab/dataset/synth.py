@@ -228,6 +228,7 @@ def synth_dataset(
         raise DatasetError(f"synth needs at least {minimum} {unit}, found {total}")
     eval_budget = max(len(pairs), round(total * eval_fraction))
     budgets = (total - eval_budget, eval_budget)
+    chunk_rows = max(chunk_rows, MAX_CANDIDATES)  # a chunk always fits a whole query
     train, eval_ = (
         _split_stream(seed, i, budgets[i], queries is not None, pairs, label_kind, chunk_rows)
         for i in range(2)
