@@ -264,7 +264,7 @@ def _tamper(run_dir: Path, how: str, record: RunRecord) -> None:
     elif how == "symlink_escape":
         outside = run_dir.parent / f"outside-{run_dir.name}.txt"
         (run_dir / "model.txt").replace(outside)
-        (run_dir / "model.txt").symlink_to(outside)
+        (run_dir / "model.txt").symlink_to(outside.resolve())
     del record
 
 

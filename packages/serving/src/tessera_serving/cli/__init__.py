@@ -16,7 +16,16 @@ from tessera_serving import __version__
 from tessera_serving.errors import ServingError
 
 # Command modules, in the order their commands appear in --help.
-COMMAND_MODULES: tuple[str, ...] = ("db", "score", "rescore", "jobs")
+COMMAND_MODULES: tuple[str, ...] = (
+    "db",
+    "schemas",
+    "register",
+    "models",
+    "registry",
+    "score",
+    "rescore",
+    "jobs",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,72 @@
+"""``tessera-serve register RUN_DIR...`` and ``tessera-serve import-by-reference``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from tessera_serving.config import add_config_arguments, config_from_args
+from tessera_serving.register import import_by_reference, register_runs
+from tessera_serving.registry import open_registry
+
+
+def add_parser(subparsers: Any) -> None:
+    register = subparsers.add_parser(
+        "register",
+        help="register run directories (one model version per model name)",
+        description=(
+            "Check each run directory (run.json, spec.yaml, model.txt) and register it. "
+            "runs/<name> also picks up a per-category set runs/<name>--<cell>. Idempotent."
+        ),
+    )
+    register.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
+    register.add_argument("--name", help="model name (default: the run's name)")
+    register.add_argument(
+        "--allow-unknown-schema",
+        action="store_true",
+        help="register even if no live feature schema has the run's schema_sha",
+    )
+    add_config_arguments(register)
+    register.set_defaults(func=_register)
+
+    reference = subparsers.add_parser(
+        "import-by-reference",
+        help="register a booster already in the artifact store, with its run.json",
+    )
+    reference.add_argument("--uri", required=True, help="the booster's URI in the artifact store")
+    reference.add_argument("--sha256", required=True, help="the booster's sha256")
+    reference.add_argument("--run-json", required=True, type=Path, help="the run's run.json")
+    reference.add_argument("--spec", type=Path, help="the run's spec.yaml (optional)")
+    reference.add_argument("--name", help="model name (default: the run's name)")
+    reference.add_argument("--allow-unknown-schema", action="store_true")
+    add_config_arguments(reference)
+    reference.set_defaults(func=_import)
+
+
+def _register(args: argparse.Namespace) -> int:
+    with open_registry(config_from_args(args)) as registry:
+        results = register_runs(
+            registry,
+            args.run_dirs,
+            name=args.name,
+            allow_unknown_schema=args.allow_unknown_schema,
+        )
+    for result in results:
+        print(result.describe())
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    with open_registry(config_from_args(args)) as registry:
+        result = import_by_reference(
+            registry,
+            uri=args.uri,
+            sha256=args.sha256,
+            run_json=args.run_json,
+            spec_yaml=args.spec,
+            name=args.name,
+            allow_unknown_schema=args.allow_unknown_schema,
+        )
+    print(result.describe())
+    return 0
