@@ -21,20 +21,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
-from tessera_contracts import ContractError, RunRecord, load_run_record
-from tessera_lab.errors import TrainingError
-from tessera_lab.runs import HISTORY_FILE, REPORT_DIR, STUDY_FILE
-
-
-def load_run(run_dir: str | Path) -> RunRecord:
-    """The run's ``run.json``, validated."""
-    path = Path(run_dir) / "run.json"
-    if not path.is_file():
-        raise TrainingError(f"{path}: no run.json (is {run_dir} a run directory?)")
-    try:
-        return load_run_record(path)
-    except ContractError as exc:
-        raise TrainingError(str(exc)) from exc
+from tessera_contracts import RunRecord
+from tessera_lab.runs import HISTORY_FILE, REPORT_DIR, STUDY_FILE, load_run
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tessera_contracts import ContractError, RunRecord, load_run_record
 from tessera_lab.errors import TrainingError
 
 CONTRACT_FILES = ("run.json", "spec.yaml", "model.txt")
@@ -116,3 +117,14 @@ def write_runs(runs_dir: str | Path, runs: Sequence[RunFiles]) -> list[Path]:
             shutil.rmtree(staging, ignore_errors=True)
         raise
     return placed
+
+
+def load_run(run_dir: str | Path) -> RunRecord:
+    """A run directory's ``run.json``, validated by the contract."""
+    path = Path(run_dir) / "run.json"
+    if not path.is_file():
+        raise TrainingError(f"{path}: no run.json (is {run_dir} a run directory?)")
+    try:
+        return load_run_record(path)
+    except ContractError as exc:
+        raise TrainingError(str(exc)) from exc

@@ -40,6 +40,7 @@ from tessera_lab.gate import decide
 from tessera_lab.progress import Progress
 from tessera_lab.protocol import Cell, build_cells, cell_dir_suffix, check_protocol, read_rows
 from tessera_lab.provenance import lab_producer
+from tessera_lab.receipts import recorded_training
 from tessera_lab.runs import (
     HISTORY_FILE,
     STUDY_FILE,
@@ -174,6 +175,7 @@ def _finish(ctx: _Context, name: str, cell: Cell, fit: Fit, study: StudyResult |
     return RunFiles(name=name, files=files, report=report)
 
 
+@recorded_training
 def train_run(
     spec_path: str | Path,
     *,

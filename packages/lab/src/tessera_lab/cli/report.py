@@ -6,8 +6,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from tessera_lab.runs import load_run
+
 
 def _report(args: argparse.Namespace) -> int:
+    load_run(args.run)  # fail fast on a non-run, before LightGBM and matplotlib load
     from tessera_lab.report import report_run
 
     table, paths = report_run(args.run, plots=not args.no_plots)

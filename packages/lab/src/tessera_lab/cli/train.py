@@ -10,6 +10,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from tessera_lab.runs import load_run
+from tessera_lab.spec import load_spec
 from tessera_lab.threads import prefer_passive_wait
 
 
@@ -25,8 +27,6 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 def print_runs(paths: list[Path]) -> None:
     """One line per run directory written: path, gate verdict, smoke flag."""
-    from tessera_lab.report import load_run
-
     for path in paths:
         record = load_run(path)
         gate = record.gate
@@ -39,6 +39,7 @@ def print_runs(paths: list[Path]) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     prefer_passive_wait()
+    load_spec(args.spec)  # fail fast on a bad spec, before LightGBM is imported
     from tessera_lab.training import train_run
 
     paths = train_run(

@@ -11,17 +11,17 @@ from typing import Any
 
 from tessera_lab.cli.train import add_run_arguments, print_runs
 from tessera_lab.errors import SpecError
+from tessera_lab.spec import load_spec
 from tessera_lab.threads import prefer_passive_wait
 
 
 def _tune(args: argparse.Namespace) -> int:
     prefer_passive_wait()
-    from tessera_lab.spec import load_spec
+    if load_spec(args.spec).search is None:
+        raise SpecError(f"{args.spec}: search: the spec has no search block; use 'train'")
     from tessera_lab.training import train_run
     from tessera_lab.tuning import StudyOptions
 
-    if load_spec(args.spec).search is None:
-        raise SpecError(f"{args.spec}: search: the spec has no search block; use 'train'")
     options = StudyOptions(storage=args.storage, study_name=args.study, n_trials=args.n_trials)
     paths = train_run(
         args.spec,
