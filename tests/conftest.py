@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -107,6 +107,7 @@ class Environment:
     """A Python environment other than this one, inspected through its own interpreter."""
 
     root: Path
+    _distributions: dict[str, Dist] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def python(self) -> Path:
@@ -116,8 +117,13 @@ class Environment:
         return self.root / "bin" / name
 
     def distributions(self) -> dict[str, Dist]:
-        out = run([self.python, "-c", _PROBE]).stdout
-        return {canonical_name(k): Dist(**v) for k, v in json.loads(out).items()}
+        """Installed distributions by normalised name (asked once: tests never change an env)."""
+        if not self._distributions:
+            out = run([self.python, "-c", _PROBE]).stdout
+            self._distributions.update(
+                {canonical_name(k): Dist(**v) for k, v in json.loads(out).items()}
+            )
+        return dict(self._distributions)
 
     def run(self, *args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run a command with this environment's ``bin`` first on PATH."""
@@ -130,9 +136,13 @@ class Environment:
         """Installed distributions reachable from ``roots``; see :func:`closure`."""
         return closure(self.distributions(), roots, skip)
 
-    def importable(self, module: str) -> bool:
-        code = f"import importlib.util, sys; sys.exit(importlib.util.find_spec({module!r}) is None)"
-        return run([self.python, "-c", code], check=False).returncode == 0
+    def importable(self, *modules: str) -> list[str]:
+        """Those of ``modules`` this environment can find (one interpreter start for all)."""
+        code = (
+            "import importlib.util, json, sys\n"
+            "print(json.dumps([m for m in sys.argv[1:] if importlib.util.find_spec(m)]))"
+        )
+        return list(json.loads(run([self.python, "-c", code, *modules]).stdout))
 
     def import_all(self, package: str, skip: str = ".migrations") -> list[str]:
         """Import every module of ``package`` here; return their names (failures raise)."""
