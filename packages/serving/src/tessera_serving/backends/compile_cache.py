@@ -30,6 +30,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from tessera_serving.errors import ArtifactError
+
 from .base import FloatMatrix, FloatVector
 from .compat import REWRITE_VERSION, lightgbm_compatible_text
 from .compiled import COMPILE_OPTIONS, CompiledPredictor, CompilerIdentity, compile_object
@@ -40,6 +42,7 @@ from .sample import DEFAULT_SAMPLE_ROWS, DEFAULT_SAMPLE_SEED, synthesise_sample
 MANIFEST_FORMAT = 1
 CHECK_ROWS = 256
 REF_PREFIX = "compiled-"
+MAX_GENERATIONS = 3
 
 
 class CacheStore(Protocol):
@@ -239,6 +242,19 @@ class CompileCache:
             raise _CorruptEntry(f"object {manifest['object_sha256'][:12]} scores differ")
         return predictor
 
+    def _put_manifest(self, manifest: dict[str, Any]) -> str:
+        """Store the manifest; if a corrupt blob holds its sha256 (the store never replaces
+        one), store it again with a bumped ``generation`` so it gets a new address."""
+        for generation in range(MAX_GENERATIONS):
+            if generation:
+                manifest["generation"] = generation
+            try:
+                return self._store.put_bytes(_canonical(manifest))
+            except ArtifactError:
+                if generation == MAX_GENERATIONS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
     def _build(
         self,
         key: str,
@@ -290,9 +306,14 @@ class CompileCache:
             },
         }
         if report.equivalent:
-            self._store.put_bytes(data)
-        manifest_sha256 = self._store.put_bytes(_canonical(manifest))
-        self._store.write_ref(REF_PREFIX + key, manifest_sha256)
+            try:
+                self._store.put_bytes(data)
+            except ArtifactError as exc:
+                # The store keeps a corrupt copy under this sha256 and never overwrites it;
+                # the verified local object still serves, and other machines rebuild.
+                note = f"object not stored: {exc}"
+                rebuilt_because = f"{rebuilt_because}; {note}" if rebuilt_because else note
+        self._store.write_ref(REF_PREFIX + key, self._put_manifest(manifest))
         return CacheEntry(
             key,
             manifest,

@@ -9,7 +9,6 @@ module only loads bytes whose sha256 the caller has checked (see ``compile_cache
 from __future__ import annotations
 
 import importlib.metadata
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,8 +28,13 @@ COMPILE_OPTIONS: dict[str, Any] = {
 
 
 def compiler_available() -> bool:
-    """Whether lleaves and llvmlite are importable (the ``compiled`` extra is installed)."""
-    return all(importlib.util.find_spec(m) is not None for m in ("lleaves", "llvmlite"))
+    """Whether lleaves and llvmlite import (the ``compiled`` extra is installed and works)."""
+    try:
+        import lleaves  # noqa: F401
+        import llvmlite.binding  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

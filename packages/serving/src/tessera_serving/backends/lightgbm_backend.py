@@ -1,11 +1,19 @@
-"""The reference backend: LightGBM's own ``Booster.predict``."""
+"""The reference backend: LightGBM's own ``Booster.predict``.
+
+LightGBM is imported on first use, so a process served entirely by cached compiled models
+never loads it (with scikit-learn installed, ``import lightgbm`` also imports sklearn).
+"""
 
 from __future__ import annotations
 
-import lightgbm as lgb
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from .base import FloatMatrix, FloatVector
+
+if TYPE_CHECKING:
+    import lightgbm as lgb
 
 
 class LightGBMPredictor:
@@ -16,6 +24,8 @@ class LightGBMPredictor:
     def __init__(self, model_text: str, *, num_threads: int = 1) -> None:
         if num_threads < 1:
             raise ValueError(f"num_threads must be >= 1, got {num_threads}")
+        import lightgbm as lgb
+
         self._booster = lgb.Booster(model_str=model_text)
         self._num_threads = num_threads
         self._feature_names = tuple(self._booster.feature_name())
