@@ -73,7 +73,13 @@ from ._run_record import (
     TuningSummary,
 )
 from ._run_report import RunReport, find_previous_run, write_run_report
-from ._summary import RunSummary, StageSummary, render_summary_markdown, summarize_run
+from ._summary import (
+    RunSummary,
+    StageSummary,
+    render_receipt_markdown,
+    render_summary_markdown,
+    summarize_run,
+)
 from ._values import FileEntry, License, Producer
 
 __version__ = _version("tessera-contracts")
@@ -130,6 +136,7 @@ __all__ = [
     "receipt_fingerprint",
     "receipt_path",
     "render_drift_markdown",
+    "render_receipt_markdown",
     "render_summary_markdown",
     "resolve_drift_threshold",
     "resolve_pipeline",

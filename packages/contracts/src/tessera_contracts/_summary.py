@@ -155,3 +155,32 @@ def render_summary_markdown(summary: RunSummary) -> str:
         lines += ["", "## Warnings", ""]
         lines += [f"- `{stage}`: {msg}" for stage, msg in warnings]
     return "\n".join(lines) + "\n"
+
+
+def render_receipt_markdown(receipt: Receipt) -> str:
+    """One receipt for a person: verdict, counts, then every input and output file."""
+    st = receipt.stats
+    lines = [
+        f"### `{receipt.stage}`: {'ok' if receipt.validation.passed else 'FAILED'}"
+        f" (run `{receipt.run_id}`, pipeline `{receipt.pipeline}`)",
+        "",
+        f"- {receipt.started_at.isoformat()} .. {receipt.finished_at.isoformat()}"
+        f" ({receipt.duration_s:.2f} s), {receipt.producer.name} {receipt.producer.version}"
+        f" at {receipt.git_commit or 'unknown commit'}",
+        f"- {st.unit}: in {st.records_in}, accepted {st.accepted}, rejected {st.rejected},"
+        f" quarantined {st.quarantined}, skipped {st.skipped}",
+        f"- fingerprint `{receipt.fingerprint}`",
+    ]
+    if receipt.parameters:
+        params = ", ".join(f"{k}={v!r}" for k, v in sorted(receipt.parameters.items()))
+        lines.append(f"- parameters: {params}")
+    for title, files in (("inputs", receipt.inputs), ("outputs", receipt.outputs)):
+        lines.append(f"- {title} (aggregate `{files.aggregate_sha256[:16]}`):")
+        lines += [
+            f"  - `{f.path}` {f.kind} sha256 `{f.sha256[:16]}` {f.bytes} bytes"
+            + (f", {f.records} records" if f.records is not None else "")
+            for f in files.files
+        ]
+    lines += [f"- error {e.class_}: {e.message}" for e in receipt.validation.errors]
+    lines += [f"- warning: {w}" for w in receipt.validation.warnings]
+    return "\n".join(lines) + "\n"

@@ -16,7 +16,7 @@ from tessera_lab import __version__
 from tessera_lab.errors import LabError
 
 # Command modules, in the order their commands appear in --help.
-COMMAND_MODULES: tuple[str, ...] = ("dataset", "train", "tune", "report")
+COMMAND_MODULES: tuple[str, ...] = ("dataset", "train", "tune", "report", "receipts")
 
 
 def build_parser() -> argparse.ArgumentParser:
