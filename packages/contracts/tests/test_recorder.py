@@ -189,3 +189,19 @@ def test_processes_of_one_run_share_the_run_id(tmp_path: Path) -> None:
     second = json.loads((tmp_path / "pipe" / "run-1" / "second.json").read_text())
     assert second["stats"]["accepted"] == 4
     assert second["run_id"] == "run-1"
+
+
+def test_a_stage_run_twice_in_one_run_gets_a_numbered_receipt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TESSERA_RUN_ID", "run-1")
+    monkeypatch.setenv("TESSERA_RECEIPTS_DIR", str(tmp_path))
+    stages = []
+    for n in (5, 6, 7):
+        with ReceiptRecorder(stage="scoring", producer=PRODUCER) as rec:
+            rec.count(accepted=n)
+        assert rec.receipt is not None
+        stages.append(rec.receipt.stage)
+    assert stages == ["scoring", "scoring_2", "scoring_3"]
+    run_dir = tmp_path / "default" / "run-1"
+    assert load_receipt(run_dir / "scoring_2.json").stats.accepted == 6

@@ -42,6 +42,7 @@ from ._receipts import (
     RecordStats,
     Validation,
     receipt_fingerprint,
+    receipt_path,
     write_receipt,
 )
 from ._values import GIT_SHA_PATTERN, NAME_PATTERN
@@ -304,7 +305,7 @@ class ReceiptRecorder:
                 "receipt_format": 1,
                 "run_id": self.run_id,
                 "pipeline": self.pipeline,
-                "stage": self.stage,
+                "stage": self._free_stage_name(),
                 "started_at": self._started.isoformat(),
                 "finished_at": finished.isoformat(),
                 "duration_s": round(duration, 6),
@@ -322,6 +323,19 @@ class ReceiptRecorder:
             return Receipt.model_validate(plain)
         except ValidationError as exc:
             raise ContractError(format_validation_error(exc, f"receipt {self.stage!r}")) from exc
+
+    def _free_stage_name(self) -> str:
+        """``stage``, or ``stage_2``, ``stage_3``... when the run already has that receipt.
+
+        One pipeline run may run a stage twice (e.g. two scoring jobs); the second receipt
+        then neither overwrites the first nor needs a name from the caller.
+        """
+        n = 1
+        while True:
+            name = self.stage if n == 1 else f"{self.stage}_{n}"
+            if not any(receipt_path(d, name).exists() for d in self.receipts_dirs):
+                return name
+            n += 1
 
     def emit(self, receipt: Receipt) -> list[Path]:
         """Write ``receipt`` to every receipts directory and hand it to every sink."""
