@@ -56,9 +56,7 @@ def create_job(
             status="running",
             model_ref=model_ref,
             model_name=model_name,
-            counts={},
-            stored=False,
-            **fields,
+            **{"counts": {}, "stored": False, **fields},
         )
         session.add(job)
         session.flush()

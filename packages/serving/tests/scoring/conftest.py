@@ -10,6 +10,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tessera_contracts import FEATURE_SCHEMA_METADATA_KEY, compute_schema_sha
+from tessera_contracts import (
+    FEATURE_SCHEMA_METADATA_KEY,
+    compute_feature_schema_sha,
+    compute_schema_sha,
+)
 from tessera_serving.backends import load_predictor
 from tessera_serving.guard import ModelCell
+from tessera_serving.registry import Registry, RerankerModel
 from tessera_serving.scoring import ScoringModel
 
 FEATURE_SCHEMA: dict[str, list[str]] = {
@@ -165,3 +171,54 @@ def table() -> pa.Table:
 @pytest.fixture(scope="session")
 def booster(table: pa.Table) -> Booster:
     return make_booster(table)
+
+
+def register(
+    registry: Registry,
+    booster: Booster,
+    *,
+    name: str = "rr",
+    version: int = 1,
+    cell: str | None = None,
+    stage: str = "production",
+    schema_sha_v2: str | None = SCHEMA_SHA,
+) -> int:
+    """Store the booster and insert its model row directly (registration has its own tests)."""
+    sha = registry.store.put_bytes(booster.text.encode("utf-8"))
+    assert sha == booster.sha256
+    with registry.transaction() as session:
+        row = RerankerModel(
+            name=name,
+            version=version,
+            cell_key=cell or "",
+            run_name=f"{name}-v{version}",
+            run_sha256=hashlib.sha256(f"{name}{version}{cell}".encode()).hexdigest(),
+            run_created_at=datetime(2026, 1, 1, tzinfo=UTC),
+            registered_via="run_dir",
+            producer_name="tests",
+            producer_version="0",
+            producer_git_sha=None,
+            spec_yaml=None,
+            run_json="{}",
+            dataset_name="synthetic",
+            dataset_manifest_sha256="0" * 64,
+            feature_families=sorted(FEATURE_SCHEMA),
+            feature_schema=FEATURE_SCHEMA,
+            feature_names=BOOSTER_FEATURES,
+            feature_schema_sha=compute_feature_schema_sha(FEATURE_SCHEMA),
+            schema_sha_v2=schema_sha_v2,
+            objective="lambdarank",
+            num_trees=15,
+            metrics={},
+            gate={},
+            gate_verdict="PROMOTE",
+            smoke=False,
+            license_id="CC0-1.0",
+            license_url="https://creativecommons.org/publicdomain/zero/1.0/",
+            artifact_uri=registry.store.uri(sha),
+            artifact_sha256=sha,
+            stage=stage,
+        )
+        session.add(row)
+        session.flush()
+        return int(row.id)

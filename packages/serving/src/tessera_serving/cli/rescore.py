@@ -9,10 +9,10 @@ from typing import Any
 
 from tessera_serving.config import add_config_arguments, config_from_args
 from tessera_serving.events import configure_event_logging
-from tessera_serving.registry import open_registry
-from tessera_serving.rescore import DEFAULT_PAGE_SIZE, run_rescore
 
 from .score import add_backend_arguments
+
+DEFAULT_PAGE_SIZE = 500  # tessera_serving.rescore.DEFAULT_PAGE_SIZE, without importing LightGBM
 
 
 def add_parser(subparsers: Any) -> None:
@@ -46,6 +46,9 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from tessera_serving.registry import open_registry
+    from tessera_serving.rescore import run_rescore
+
     configure_event_logging(sys.stderr)
     if args.page_size < 1:
         print(
