@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "models",
     "registry",
     "score",
+    "compile",
     "rescore",
     "jobs",
 )
