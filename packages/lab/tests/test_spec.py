@@ -117,3 +117,13 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_parse_spec_keeps_absolute_dataset(tmp_path: Path) -> None:
     spec = parse_spec(minimal(dataset=str(tmp_path / "abs")), "inline", Path("/elsewhere"))
     assert spec.dataset == tmp_path / "abs"
+
+
+def test_the_documented_example_is_a_valid_spec() -> None:
+    import tessera_lab.spec as module
+
+    example = (module.__doc__ or "").split("Example::", 1)[1]
+    text = "\n".join(line[4:] for line in example.splitlines())
+    spec = parse_spec(yaml.safe_load(text), "example", Path("/data/specs"))
+    assert spec.dataset == Path("/data/datasets/synth")
+    assert spec.search is not None and spec.search.n_trials == 20

@@ -2,7 +2,28 @@
 
 Unknown keys and bad values raise ``SpecError`` with one line naming the file and the
 key path (``spec.yaml: early_stopping.rounds: Input should be greater than 0``).
-Relative dataset paths resolve against the spec file's directory.
+Relative dataset paths resolve against the spec file's directory. Example::
+
+    dataset: ../datasets/synth            # relative to this file
+    feature_families: [knn, alignment, annotation_meta]
+    objective: lambdarank                 # or binary
+    protocol: {cells: pooled, snapshots: all}   # per_category; or a list of pairs
+    weighting: none                       # weight | log1p | sqrt (of the weight column)
+    params: {learning_rate: 0.05, num_leaves: 31}
+    num_boost_round: 500
+    early_stopping: {rounds: 50, valid_fraction: 0.2, metric: ndcg@10}   # or null
+    seed: 0
+    num_threads: 1
+    search:                               # optional: Optuna
+      space:
+        num_leaves: {type: int, low: 8, high: 128, log: true}
+        learning_rate: {type: float, low: 0.01, high: 0.3, log: true}
+      n_trials: 20
+      sampler: {type: tpe}                # seed defaults to the spec's seed
+      pruner: {type: median, n_startup_trials: 5, n_warmup_steps: 10}
+      storage: null                       # default journal:<runs_dir>/.optuna/<study>.journal
+    gate: {metric: ndcg@10, min_lift: 0.01}
+    license: {id: Apache-2.0, url: "https://www.apache.org/licenses/LICENSE-2.0"}
 """
 
 from __future__ import annotations
