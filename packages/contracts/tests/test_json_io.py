@@ -137,3 +137,20 @@ def test_a_repeated_key_in_a_nested_object_is_refused(manifest_data: Doc) -> Non
     text = json.dumps(manifest_data).replace('"rows": 1200', '"rows": 1200, "rows": 1')
     with pytest.raises(ContractError, match=r"m\.json: duplicate key 'rows'"):
         parse_json(ManifestV1, text, "m.json")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("has_weight", "yes"), ("schema_version", True), ("created_at", 0), ("label_kind", 1)],
+)
+def test_files_are_validated_strictly(manifest_data: Doc, field: str, value: object) -> None:
+    """A file's JSON types are taken as written: no coercion of strings, numbers or bools."""
+    manifest_data[field] = value
+    with pytest.raises(ContractError, match=rf"m\.json: field '{field}'"):
+        parse_json(ManifestV1, json.dumps(manifest_data), "m.json")
+
+
+def test_run_record_files_are_validated_strictly(run_record_data: Doc) -> None:
+    run_record_data["smoke"] = "no"
+    with pytest.raises(ContractError, match=r"r\.json: field 'smoke'"):
+        parse_json(RunRecord, json.dumps(run_record_data), "r.json")

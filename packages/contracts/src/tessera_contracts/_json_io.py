@@ -64,7 +64,13 @@ def parse_json(cls: type[M], text: str | bytes, source: str = "<json>") -> M:
         data = json.loads(text, object_pairs_hook=_unique_keys(source))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ContractError(f"{source}: not valid JSON: {exc}") from exc
-    return validate_plain(cls, data, source)
+    if not isinstance(data, dict):
+        raise ContractError(f"{source}: expected a JSON object, found {type(data).__name__}")
+    # Files are validated strictly: "yes" is not a bool, true is not 1, 0 is not a datetime.
+    try:
+        return cls.model_validate_json(text, strict=True)
+    except ValidationError as exc:
+        raise ContractError(format_validation_error(exc, source)) from exc
 
 
 def validate_plain(cls: type[M], data: object, source: str = "<data>") -> M:
