@@ -12,7 +12,6 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import lightgbm as lgb
 import yaml
 
 from tessera_contracts import (
@@ -94,6 +93,8 @@ def check_booster(model_bytes: bytes, record: RunRecord, source: str, sha256: st
             f"{source}: sha256 {sha256} does not match run.json field 'model.sha256' "
             f"({record.model.sha256}): the file changed after training"
         )
+    import lightgbm as lgb  # deferred: importing it costs seconds, most commands never need it
+
     try:
         booster = lgb.Booster(model_str=model_bytes.decode("utf-8"))
     except (UnicodeDecodeError, lgb.basic.LightGBMError) as exc:

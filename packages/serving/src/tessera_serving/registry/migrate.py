@@ -13,6 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine
 
 from tessera_serving.errors import RegistryError, SchemaRevisionError
@@ -76,8 +77,15 @@ def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str | Non
     return before, after
 
 
+def _known(revision: str) -> bool:
+    try:
+        return script_directory().get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 def _refuse_unknown(revision: str | None) -> None:
-    if revision is not None and script_directory().get_revision(revision) is None:
+    if revision is not None and not _known(revision):
         raise SchemaRevisionError(
             f"registry database at revision {revision}, which this code does not know "
             f"(newest known: {code_revision()}): upgrade tessera-serving"
