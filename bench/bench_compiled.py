@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # before lightgbm loads (PERF-NOTES)
 
@@ -119,23 +120,42 @@ HOME = OUT / "home"
 SERVE = Path(sys.executable).with_name("tessera-serve")
 
 
-def _serve(*args: object, threads: int | None = None) -> tuple[float, str, str, int]:
-    """Run ``tessera-serve`` against the bench home; (wall seconds, stdout, stderr, peak KiB)."""
-    env = dict(os.environ, TESSERA_HOME=str(HOME))
+class Served(NamedTuple):
+    """One ``tessera-serve`` run: wall and CPU (user+sys) seconds, output, peak RSS."""
+
+    wall: float
+    cpu: float
+    stdout: str
+    stderr: str
+    peak_kib: int
+
+
+def _serve(*args: object, threads: int | None = None) -> Served:
+    """Run ``tessera-serve`` against the bench home and measure it.
+
+    The peak RSS comes from GNU time: a child forked straight from this (large) process
+    would report this process's RSS as its own high-water mark. Bytecode is cached under
+    bench/out/pycache (this machine sets PYTHONDONTWRITEBYTECODE, which makes every
+    process recompile ~2,000 modules, ~6 s), as an installed image would have it.
+    """
+    env = dict(os.environ, TESSERA_HOME=str(HOME), PYTHONPYCACHEPREFIX=str(OUT / "pycache"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if threads is not None:
         env["TESSERA_NUM_THREADS"] = str(threads)
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    with tempfile.TemporaryDirectory() as tmp:
+        peak_file = Path(tmp) / "peak"
+        command = ["/usr/bin/time", "-f", "%M %U %S", "-o", str(peak_file), str(SERVE)]
         start = time.perf_counter()
-        proc = subprocess.Popen([str(SERVE), *map(str, args)], stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak RSS (KiB on Linux)
+        proc = subprocess.run(
+            [*command, *map(str, args)], capture_output=True, text=True, env=env, check=False
+        )
         elapsed = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
+        peak, user, system = peak_file.read_text().split()[-3:]
     if proc.returncode != 0:
-        raise SystemExit(f"tessera-serve {args[0]} failed ({proc.returncode}): {stderr[-2000:]}")
-    return elapsed, stdout, stderr, usage.ru_maxrss
+        raise SystemExit(
+            f"tessera-serve {args[0]} failed ({proc.returncode}): {proc.stderr[-2000:]}"
+        )
+    return Served(elapsed, float(user) + float(system), proc.stdout, proc.stderr, int(peak))
 
 
 def _write_run(name: str, model_path: Path) -> Path:
@@ -173,8 +193,9 @@ def cmd_compile(args: argparse.Namespace) -> None:
     threads = args.threads
     for name in args.models:
         for attempt in ("first", "again"):
-            wall, stdout, _, _ = _serve("compile", f"bench-{name}", "--json", threads=threads)
-            (event,) = [json.loads(line) for line in stdout.splitlines()]
+            served = _serve("compile", f"bench-{name}", "--json", threads=threads)
+            (event,) = [json.loads(line) for line in served.stdout.splitlines()]
+            wall = served.wall
             print(
                 f"compile {name} {attempt}: cache={event.get('cache')} "
                 f"compile_s={event.get('compile_seconds')} load_s={event.get('load_seconds')} "
@@ -201,25 +222,27 @@ def cmd_e2e(args: argparse.Namespace) -> None:
     for rep in range(args.reps):
         for name in args.models:
             booster = lgb.Booster(model_file=OUT / f"model_{name}.txt")
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             booster.predict(matrix, num_threads=threads)
-            raw = time.perf_counter() - start
-            row: dict[str, float] = {"raw": raw}
+            raw, raw_cpu = time.perf_counter() - start, time.process_time() - cpu_start
+            row: dict[str, float] = {"raw": raw, "raw_cpu": raw_cpu}
             for backend in ("compiled", "lightgbm"):
-                wall, _, _, peak = _serve(
+                served = _serve(
                     "score", "--model", f"bench-{name}", "--input", data,
                     "--output", OUT / f"scores_{name}_{backend}.parquet",
                     "--backend", backend, "--threads", threads,
                 )  # fmt: skip
-                row[backend] = wall
-                row[f"{backend}_ratio"] = wall / raw
-                row[f"{backend}_peak_gb"] = peak / 1e6
+                row[backend] = served.wall
+                row[f"{backend}_ratio"] = served.wall / raw
+                row[f"{backend}_cpu_ratio"] = served.cpu / raw_cpu
+                row[f"{backend}_peak_gb"] = served.peak_kib / 1e6
             results.setdefault(name, []).append(row)
             print(
                 f"rep {rep} {name} rows={args.rows} raw_predict_s={raw:.2f} "
                 f"e2e_compiled_s={row['compiled']:.2f} ({row['compiled_ratio']:.3f}x) "
                 f"e2e_lightgbm_s={row['lightgbm']:.2f} ({row['lightgbm_ratio']:.3f}x) "
-                f"{_env_line(threads)}",
+                f"cpu_ratio compiled={row['compiled_cpu_ratio']:.3f} "
+                f"lightgbm={row['lightgbm_cpu_ratio']:.3f} {_env_line(threads)}",
                 flush=True,
             )
     for name, rows in results.items():
@@ -228,6 +251,8 @@ def cmd_e2e(args: argparse.Namespace) -> None:
             f"MEDIAN {name} rows={args.rows} reps={len(rows)} raw_predict_s={med['raw']:.2f} "
             f"e2e_compiled_s={med['compiled']:.2f} ratio={med['compiled_ratio']:.3f} "
             f"e2e_lightgbm_s={med['lightgbm']:.2f} ratio={med['lightgbm_ratio']:.3f} "
+            f"cpu_ratio compiled={med['compiled_cpu_ratio']:.3f} "
+            f"lightgbm={med['lightgbm_cpu_ratio']:.3f} "
             f"peak_rss_gb compiled={med['compiled_peak_gb']:.2f} "
             f"lightgbm={med['lightgbm_peak_gb']:.2f} {_env_line(threads)}",
             flush=True,
@@ -238,14 +263,15 @@ def cmd_memory(args: argparse.Namespace) -> None:
     """Peak RSS of `tessera-serve score` (compiled) for each input size."""
     for rows in args.rows:
         data = OUT / f"candidates_{rows}.parquet"
-        wall, _, _, peak = _serve(
+        served = _serve(
             "score", "--model", f"bench-{args.model}", "--input", data,
             "--output", OUT / "scores_memory.parquet", "--backend", args.backend,
             "--threads", args.threads,
         )  # fmt: skip
         print(
-            f"memory {args.model} backend={args.backend} rows={rows} peak_rss_gb={peak / 1e6:.2f} "
-            f"wall_s={wall:.2f} {_env_line(args.threads)}",
+            f"memory {args.model} backend={args.backend} rows={rows} "
+            f"peak_rss_gb={served.peak_kib / 1e6:.2f} wall_s={served.wall:.2f} "
+            f"{_env_line(args.threads)}",
             flush=True,
         )
 
