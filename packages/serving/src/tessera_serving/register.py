@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from tessera_serving.errors import RegistrationError
 from tessera_serving.models_api import ModelRow
+from tessera_serving.receipts import recorded_registration
 from tessera_serving.registry import LiveSchema, Registry, RerankerModel, UniqueConflict
 from tessera_serving.registry.tables import VIA_REFERENCE, VIA_RUN_DIR
 from tessera_serving.rundir import LoadedRun, check_booster, load_run_dir, parse_run_json
@@ -45,34 +46,47 @@ class Registered:
 
 
 def expand_run_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Paths as given; a missing ``runs/<name>`` with ``runs/<name>--*`` siblings -> those."""
-    expanded: list[Path] = []
+    """The run directories ``paths`` stand for (see :func:`expand_run_sets`)."""
+    return [path for path, _ in expand_run_sets(paths)]
+
+
+def expand_run_sets(paths: Iterable[str | Path]) -> list[tuple[Path, str | None]]:
+    """Each run directory with the model name its path implies (None: from run.json).
+
+    A missing ``runs/<name>`` with ``runs/<name>--*`` siblings stands for that per-category
+    run set, named ``<name>``.
+    """
+    expanded: list[tuple[Path, str | None]] = []
     for raw in paths:
         path = Path(raw)
         if not path.exists() and not path.is_symlink():
             cells = sorted(p for p in path.parent.glob(f"{path.name}--*") if p.is_dir())
             if cells:
-                expanded.extend(cells)
+                expanded.extend((cell, path.name) for cell in cells)
                 continue
-        expanded.append(path)
+        expanded.append((path, None))
     return expanded
 
 
 def model_name_of(run: LoadedRun, override: str | None) -> str:
-    """``--name`` if given, else the run's name without a trailing ``--<cell>``."""
+    """``--name`` if given, else the run's name without its ``--<cell>`` suffix."""
     if override:
         return override
     name, cell = run.record.name, run.record.cell
-    if cell is not None and name.endswith(f"--{cell}"):
+    if cell is None:
+        return name
+    if name.endswith(f"--{cell}"):
         return name[: -len(f"--{cell}")]
-    return name
+    return name.rsplit("--", 1)[0]  # the lab sanitises the category in the suffix
 
 
-def group_runs(runs: Sequence[LoadedRun], name: str | None) -> dict[str, list[LoadedRun]]:
+def group_runs(
+    runs: Sequence[tuple[LoadedRun, str | None]], name: str | None
+) -> dict[str, list[LoadedRun]]:
     """Runs grouped by model name; each group must be one pooled run or distinct cells."""
     groups: dict[str, list[LoadedRun]] = {}
-    for run in runs:
-        groups.setdefault(model_name_of(run, name), []).append(run)
+    for run, implied in runs:
+        groups.setdefault(model_name_of(run, name or implied), []).append(run)
     for model, members in groups.items():
         first = members[0]
         cells = [m.record.cell for m in members]
@@ -225,6 +239,7 @@ def register_group(
     )
 
 
+@recorded_registration
 def register_runs(
     registry: Registry,
     paths: Iterable[str | Path],
@@ -233,7 +248,7 @@ def register_runs(
     allow_unknown_schema: bool = False,
 ) -> list[Registered]:
     """Check every run directory first, then register each model name as one version."""
-    runs = [load_run_dir(path) for path in expand_run_paths(paths)]
+    runs = [(load_run_dir(path), implied) for path, implied in expand_run_sets(paths)]
     if not runs:
         raise RegistrationError("no run directories given")
     groups = group_runs(runs, name)
