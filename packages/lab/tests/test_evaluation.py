@@ -9,6 +9,7 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
+from tessera_lab.errors import DatasetError
 from tessera_lab.evaluation import Queries, compare, fmax, ranking_metrics
 
 Arr = np.ndarray[Any, Any]
@@ -164,3 +165,11 @@ def test_compare_side_by_side_and_per_category() -> None:
         weight=weight[rows],
     )  # fmt: skip
     assert metrics.per_category["odd"].eval == alone
+
+
+def test_a_query_spanning_categories_is_refused() -> None:
+    qid = np.array([1, 1, 2, 2])
+    category = np.array(["a", "b", "b", "b"])
+    score = np.arange(4.0)
+    with pytest.raises(DatasetError, match=r"evaluated row 1: query 1 spans more than one"):
+        compare(qid, np.array([0, 1, 1, 0]), category, score, score, binary=True)

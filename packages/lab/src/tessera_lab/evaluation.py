@@ -32,6 +32,7 @@ import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from tessera_contracts import CategoryMetrics, Metrics
+from tessera_lab.errors import DatasetError
 
 Arr = np.ndarray[Any, Any]
 NDCG_CUTOFFS: tuple[int, ...] = (1, 3, 5, 10)
@@ -54,7 +55,11 @@ def _group_of_rows(starts: Arr, n: int) -> Arr:
 
 
 class Queries:
-    """Rows grouped into contiguous queries, with labels (and optional weights)."""
+    """Rows grouped into contiguous queries, with labels (and optional weights).
+
+    Label-only quantities (ideal DCG, relevant counts) are computed once and shared by
+    every set of scores evaluated on these queries (the model's and the baseline's).
+    """
 
     def __init__(self, starts: Arr, label: Arr, weight: Arr | None = None) -> None:
         self.n = len(label)
@@ -65,6 +70,9 @@ class Queries:
         self.position = np.arange(self.n, dtype=np.int64) - starts[self.group]
         self.relevant = self.label > 0
         self.n_relevant = np.add.reduceat(self.relevant.astype(np.float64), starts)
+        self.gains = np.exp2(self.label) - 1.0
+        self.discount = 1.0 / np.log2(self.position + 2.0)
+        self._ideal: dict[int, Arr] = {}
 
     @classmethod
     def from_ids(cls, query_ids: Arr, label: Arr, weight: Arr | None = None) -> Queries:
@@ -78,37 +86,42 @@ class Queries:
 
     def order(self, score: Arr) -> Arr:
         """Row order: query, then score descending, then original row (stable ties)."""
-        rows = np.arange(self.n, dtype=np.int64)
-        return np.lexsort((rows, -np.asarray(score, dtype=np.float64), self.group))
+        by_score = np.argsort(-np.asarray(score, dtype=np.float64), kind="stable")
+        return by_score[np.argsort(self.group[by_score], kind="stable")]
 
     def segment_sum(self, values: Arr) -> Arr:
         """Per-query sums of a per-row array (in the ranked or original order alike)."""
         return np.add.reduceat(values, self.starts)
 
+    def dcg(self, ranked_gains: Arr, k: int) -> Arr:
+        """Per-query DCG@k of gains already in ranked order."""
+        return self.segment_sum(np.where(self.position < k, ranked_gains * self.discount, 0.0))
 
-def _dcg(queries: Queries, gains_sorted: Arr, k: int) -> Arr:
-    discount = 1.0 / np.log2(queries.position + 2.0)
-    return queries.segment_sum(np.where(queries.position < k, gains_sorted * discount, 0.0))
+    def ideal_dcg(self, k: int) -> Arr:
+        """Per-query ideal DCG@k (labels sorted descending), cached."""
+        if k not in self._ideal:
+            if not self._ideal:
+                self._ideal_gains = self.gains[self.order(self.label)]
+            self._ideal[k] = self.dcg(self._ideal_gains, k)
+        return self._ideal[k]
 
 
 def ndcg_at(
-    queries: Queries, score: Arr, cutoffs: tuple[int, ...] = NDCG_CUTOFFS
+    queries: Queries, order: Arr, cutoffs: tuple[int, ...] = NDCG_CUTOFFS
 ) -> dict[str, Arr]:
-    """Per-query NDCG@k for each cutoff."""
-    gains = np.exp2(queries.label) - 1.0
-    ranked = gains[queries.order(score)]
-    ideal = gains[queries.order(queries.label)]
+    """Per-query NDCG@k for each cutoff, rows ranked by ``order``."""
+    ranked = queries.gains[order]
     out = {}
     for k in cutoffs:
-        dcg, idcg = _dcg(queries, ranked, k), _dcg(queries, ideal, k)
+        dcg, idcg = queries.dcg(ranked, k), queries.ideal_dcg(k)
         safe = np.where(idcg > 0, idcg, 1.0)
         out[f"ndcg@{k}"] = np.where(idcg > 0, dcg / safe, 1.0)
     return out
 
 
-def map_mrr(queries: Queries, score: Arr) -> tuple[Arr, Arr]:
+def map_mrr(queries: Queries, order: Arr) -> tuple[Arr, Arr]:
     """Per-query average precision and reciprocal rank (1 for queries with nothing relevant)."""
-    relevant = queries.relevant[queries.order(score)].astype(np.float64)
+    relevant = queries.relevant[order].astype(np.float64)
     cumulative = np.cumsum(relevant)
     before = (cumulative - relevant)[queries.starts][queries.group]
     precision = (cumulative - before) / (queries.position + 1.0)
@@ -119,6 +132,14 @@ def map_mrr(queries: Queries, score: Arr) -> tuple[Arr, Arr]:
     first = np.minimum.reduceat(np.where(relevant > 0, queries.position, queries.n), queries.starts)
     rr = np.where(has, 1.0 / (first + 1.0), 1.0)
     return ap, rr
+
+
+def per_query(queries: Queries, score: Arr) -> dict[str, Arr]:
+    """The per-query metrics (NDCG@k, AP, RR) of one set of scores: one sort for all."""
+    order = queries.order(score)
+    out = ndcg_at(queries, order)
+    out["map"], out["mrr"] = map_mrr(queries, order)
+    return out
 
 
 def fmax(queries: Queries, score: Arr, weight: Arr | None = None) -> float | None:
@@ -156,15 +177,11 @@ def fmax(queries: Queries, score: Arr, weight: Arr | None = None) -> float | Non
     return float(f.max())
 
 
-def ranking_metrics(
+def pooled_metrics(
     queries: Queries, score: Arr, *, binary: bool, weight: Arr | None = None
 ) -> dict[str, float]:
-    """Every metric of the module docstring for one set of scores, averaged over queries."""
-    if queries.n == 0:
-        return {}
-    metrics = {name: float(v.mean()) for name, v in ndcg_at(queries, score).items()}
-    ap, rr = map_mrr(queries, score)
-    metrics["map"], metrics["mrr"] = float(ap.mean()), float(rr.mean())
+    """The metrics that do not average per query: Fmax (thresholds pool rows), AUCs."""
+    metrics: dict[str, float] = {}
     value = fmax(queries, score)
     if value is not None:
         metrics["fmax"] = value
@@ -180,6 +197,16 @@ def ranking_metrics(
     return metrics
 
 
+def ranking_metrics(
+    queries: Queries, score: Arr, *, binary: bool, weight: Arr | None = None
+) -> dict[str, float]:
+    """Every metric of the module docstring for one set of scores, averaged over queries."""
+    if queries.n == 0:
+        return {}
+    metrics = {name: float(v.mean()) for name, v in per_query(queries, score).items()}
+    return metrics | pooled_metrics(queries, score, binary=binary, weight=weight)
+
+
 def compare(
     query_ids: Arr,
     label: Arr,
@@ -190,22 +217,43 @@ def compare(
     binary: bool,
     weight: Arr | None = None,
 ) -> Metrics:
-    """Model vs ``base_score`` ordering, overall and per category (sorted), as ``Metrics``."""
-    query_ids = np.asarray(query_ids)
+    """Model vs ``base_score`` ordering, overall and per category (sorted), as ``Metrics``.
+
+    Per-query metrics are computed once; a category's value is the mean over its queries
+    (each query lies in one category). Pooled metrics are recomputed on the category's rows.
+    """
     category = np.asarray(category)
+    queries = Queries.from_ids(np.asarray(query_ids), label, weight)
+    scores = {"model": np.asarray(model_score), "baseline": np.asarray(base_score)}
+    arrays = {side: per_query(queries, s) for side, s in scores.items()}
+    query_category = category[queries.starts]
+    if queries.n and not np.array_equal(query_category[queries.group], category):
+        row = int(np.flatnonzero(query_category[queries.group] != category)[0])
+        raise DatasetError(
+            f"column 'category', evaluated row {row}: query {np.asarray(query_ids)[row].item()!r} spans "
+            "more than one category (run 'tessera-lab dataset validate')"
+        )
 
-    def both(rows: Arr | slice) -> tuple[Queries, dict[str, float], dict[str, float]]:
+    def summary(
+        side: str, rows: Arr | slice, in_category: Arr | slice, sub: Queries
+    ) -> dict[str, float]:
+        means = {name: float(v[in_category].mean()) for name, v in arrays[side].items()}
         w = None if weight is None else weight[rows]
-        queries = Queries.from_ids(query_ids[rows], label[rows], w)
-        model = ranking_metrics(queries, model_score[rows], binary=binary, weight=w)
-        base = ranking_metrics(queries, base_score[rows], binary=binary, weight=w)
-        return queries, model, base
+        return means | pooled_metrics(sub, scores[side][rows], binary=binary, weight=w)
 
-    _, model, base = both(slice(None))
+    everything = slice(None)
+    overall = {side: summary(side, everything, everything, queries) for side in scores}
     per_category: dict[str, CategoryMetrics] = {}
     for value in sorted({str(c) for c in np.unique(category)}):
-        queries, cat_model, cat_base = both(np.flatnonzero(category == value))
-        per_category[value] = CategoryMetrics(
-            rows=queries.n, queries=queries.count, eval=cat_model, baseline=cat_base
+        rows = np.flatnonzero(category == value)
+        in_category = np.flatnonzero(query_category == value)
+        sub = Queries.from_ids(
+            np.asarray(query_ids)[rows], label[rows], None if weight is None else weight[rows]
         )
-    return Metrics(eval=model, baseline=base, per_category=per_category)
+        per_category[value] = CategoryMetrics(
+            rows=len(rows),
+            queries=len(in_category),
+            eval=summary("model", rows, in_category, sub),
+            baseline=summary("baseline", rows, in_category, sub),
+        )
+    return Metrics(eval=overall["model"], baseline=overall["baseline"], per_category=per_category)

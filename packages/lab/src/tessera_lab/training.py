@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import lightgbm as lgb
 import numpy as np
@@ -50,7 +50,9 @@ from tessera_lab.runs import (
     write_runs,
 )
 from tessera_lab.spec import Spec, load_spec
-from tessera_lab.tuning import StudyOptions, StudyResult, run_study
+
+if TYPE_CHECKING:  # optuna is imported only when a spec has a search
+    from tessera_lab.tuning import StudyOptions, StudyResult
 
 
 def default_run_name(spec_path: Path) -> str:
@@ -215,6 +217,8 @@ def train_run(
         result = None
         overrides: dict[str, Any] = {}
         if spec.search is not None and not smoke:
+            from tessera_lab.tuning import StudyOptions, run_study
+
             options = study or StudyOptions()
             result = run_study(
                 cell, names, spec, options, spec_path=path, runs_dir=runs_root,
