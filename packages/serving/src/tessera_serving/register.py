@@ -252,6 +252,10 @@ def register_runs(
     if not runs:
         raise RegistrationError("no run directories given")
     groups = group_runs(runs, name)
+    if not allow_unknown_schema:  # before anything is stored, so one bad run writes nothing
+        with registry.transaction(readonly=True) as session:
+            for run, _ in runs:
+                _require_live_schema(session, run)
     return [
         register_group(registry, model, members, allow_unknown_schema=allow_unknown_schema)
         for model, members in groups.items()

@@ -1,8 +1,9 @@
 """``verify``: check every registry row and report each violation (DESIGN.md "Registry integrity").
 
 Per model row: the artifact is in the configured store and hashes to its sha256 (each
-distinct artifact is hashed once), license metadata is present, the stage is a known one,
-``schema_sha_v2`` is present, and both stored fingerprints match the stored feature schema.
+distinct artifact is hashed once), the recorded URI names that sha256, license metadata is
+present, the stage is a known one, ``schema_sha_v2`` is present, and both stored fingerprints
+match the stored feature schema.
 Per version: one stage for all cells; a production version has PROMOTE verdicts, no smoke
 and a recorded promotion; at most one production version per name. Live schemas: v2 set
 and correct.
@@ -54,6 +55,7 @@ _COLUMNS = (
     RerankerModel.license_id,
     RerankerModel.license_url,
     RerankerModel.artifact_sha256,
+    RerankerModel.artifact_uri,
     RerankerModel.feature_schema,
     RerankerModel.feature_schema_sha,
     RerankerModel.schema_sha_v2,
@@ -119,6 +121,11 @@ def verify_registry(registry: Registry) -> VerifyReport:
         problem = artifact_problem[row.artifact_sha256]
         if problem is not None:
             report.violations.append(f"{where}: {problem}")
+        if not row.artifact_uri.endswith(row.artifact_sha256):
+            report.violations.append(
+                f"{where}: artifact_uri {row.artifact_uri} does not name its sha256 "
+                f"{row.artifact_sha256}"
+            )
         if not (row.license_id or "").strip() or not (row.license_url or "").strip():
             report.violations.append(f"{where}: license metadata missing (license_id/license_url)")
         if row.stage not in STAGES:

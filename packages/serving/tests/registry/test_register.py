@@ -250,3 +250,14 @@ def test_store_layout_after_register(live: Registry, runs: ModuleType, tmp_path:
     [result] = register_runs(live, [runs.write_run_dir(tmp_path / "runs", "rr")])
     root = Path(live.config.artifacts_url)
     assert _objects(root) == [root / shard(result.rows[0].artifact_sha256)]
+
+
+def test_an_unknown_schema_anywhere_in_the_call_stores_nothing(
+    live: Registry, runs: ModuleType, tmp_path: Path
+) -> None:
+    good = runs.write_run_dir(tmp_path / "runs", "good")
+    other = runs.write_run_dir(tmp_path / "runs", "other", feature_schema={"knn": ["knn_score"]})
+    with pytest.raises(RegistrationError, match="other/run.json: field 'schema_sha'"):
+        register_runs(live, [good, other])
+    assert _count(live) == 0
+    assert _objects(Path(live.config.artifacts_url)) == []
