@@ -252,3 +252,14 @@ def _three_category_table(
 
     t = candidates_table(n_queries=30, seed=5, categories=categories, string_ids=string_ids)
     return {name: t.column(name) for name in t.column_names}
+
+
+@pytest.mark.parametrize(("n", "groups"), [(1, 1), (1000, 7), (70_000, 66_000)])
+def test_rank_order_is_lexsort_with_ties_and_nans(n: int, groups: int) -> None:
+    from tessera_serving.scoring import _rank_order
+
+    rng = np.random.default_rng(n)
+    score = rng.integers(0, 5, n).astype(np.float64)  # many ties
+    score[rng.random(n) < 0.1] = np.nan
+    group = np.sort(rng.integers(0, groups, n)).astype(np.int64)
+    assert np.array_equal(_rank_order(score, group), np.lexsort((-score, group)))

@@ -1,0 +1,88 @@
+"""Benchmark ``score --store`` and ``rescore`` throughput (rows/s) on SQLite (or a given URL).
+
+Same input, same run: ``score`` without ``--store`` (the baseline), with ``--store`` (one
+transaction per 64k-row batch: current-score upsert + one audit row per write), then
+``rescore`` sweeps of every stored row at several page sizes (each page one transaction).
+Uses bench_score's data and models (bench/out/score/, gitignored).
+
+    OMP_WAIT_POLICY=passive uv run python bench/bench_store.py --rows 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import time
+from typing import Any
+
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+import bench_score as bs
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rows", type=int, default=100_000)
+    p.add_argument("--page-sizes", default="100,500,2000")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--backend", default="lightgbm")
+    p.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    args = p.parse_args()
+    bs.OUT.mkdir(parents=True, exist_ok=True)
+    from tessera_serving.rescore import run_rescore
+    from tessera_serving.score_job import ScoreOptions, run_score_job
+
+    texts = {"small": bs.train("small")}
+    texts["small-v2"] = texts["small"].replace("[seed: 7]", "[seed: 7] ")  # another artifact
+    bs.MODELS["small-v2"] = bs.MODELS["small"]
+    path = bs.make_input(args.rows)
+    home = bs.OUT / "store-home"
+    if args.database_url:
+        os.environ["TESSERA_DATABASE_URL"] = args.database_url
+    registry = bs.open_bench_registry(home, texts)
+    opts = ScoreOptions(backend=args.backend, num_threads=args.threads)
+    report: dict[str, Any] = {
+        "rows": args.rows,
+        "database": registry.where,
+        "threads": args.threads,
+        "backend": args.backend,
+    }
+    t0 = time.perf_counter()
+    run_score_job(registry, "bench#1", path, bs.OUT / "nostore.parquet", opts)
+    report["score_s"] = time.perf_counter() - t0
+    stored_opts = ScoreOptions(backend=args.backend, num_threads=args.threads, store=True)
+    for label in ("store_insert", "store_update"):  # first write inserts, second updates
+        t0 = time.perf_counter()
+        run_score_job(registry, "bench#1", path, bs.OUT / "store.parquet", stored_opts)
+        seconds = time.perf_counter() - t0
+        report[f"{label}_s"] = seconds
+        report[f"{label}_rows_per_s"] = args.rows / seconds
+        report[f"{label}_db_rows_per_s"] = args.rows / max(seconds - report["score_s"], 1e-9)
+    report["rescore"] = []
+    for i, size in enumerate(int(s) for s in args.page_sizes.split(",")):
+        ref = "bench#2" if i % 2 == 0 else "bench#1"
+        t0 = time.perf_counter()
+        result = run_rescore(
+            registry, ref, page_size=size, backend=args.backend, num_threads=args.threads
+        )
+        seconds = time.perf_counter() - t0
+        report["rescore"].append(
+            {
+                "page_size": size,
+                "rows": result.rescored,
+                "pages": result.pages,
+                "seconds": seconds,
+                "rows_per_s": result.rescored / seconds,
+            }
+        )
+    registry.close()
+    shutil.rmtree(home, ignore_errors=True)
+    out = bs.OUT / "bench_store.json"
+    out.write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
