@@ -62,12 +62,30 @@ _COLUMNS = (
 )
 
 
-def _fingerprint_violations(where: str, schema: Any, v1: str, v2: str | None) -> list[str]:
+_Fingerprints = tuple[str, str] | str  # (v1, v2), or why the schema is invalid
+
+
+def _fingerprints(schema: Any, cache: dict[Any, _Fingerprints]) -> _Fingerprints:
+    """Both fingerprints of a stored schema, computed once per distinct schema."""
     try:
-        expected_v1 = compute_feature_schema_sha(schema.keys())
-        expected_v2 = compute_schema_sha(schema)
-    except (ContractError, AttributeError) as exc:
-        return [f"{where}: stored feature_schema is invalid: {exc}"]
+        key = tuple((family, tuple(columns)) for family, columns in schema.items())
+    except (AttributeError, TypeError):
+        return f"stored feature_schema is not a mapping of column lists: {schema!r:.80}"
+    if key not in cache:
+        try:
+            cache[key] = (compute_feature_schema_sha(schema.keys()), compute_schema_sha(schema))
+        except ContractError as exc:
+            cache[key] = f"stored feature_schema is invalid: {exc}"
+    return cache[key]
+
+
+def _fingerprint_violations(
+    where: str, schema: Any, v1: str, v2: str | None, cache: dict[Any, _Fingerprints]
+) -> list[str]:
+    expected = _fingerprints(schema, cache)
+    if isinstance(expected, str):
+        return [f"{where}: {expected}"]
+    expected_v1, expected_v2 = expected
     found = []
     if v1 != expected_v1:
         found.append(
@@ -86,6 +104,7 @@ def verify_registry(registry: Registry) -> VerifyReport:
     """Check every row (see the module docstring); never raises for a violation."""
     report = VerifyReport()
     artifact_problem: dict[str, str | None] = {}
+    cache: dict[Any, _Fingerprints] = {}
     versions: dict[tuple[str, int], list[Any]] = defaultdict(list)
     with registry.transaction(readonly=True) as session:
         model_rows = session.execute(select(*_COLUMNS).order_by(RerankerModel.id)).all()
@@ -134,7 +153,7 @@ def verify_registry(registry: Registry) -> VerifyReport:
             )
         report.violations.extend(
             _fingerprint_violations(
-                where, row.feature_schema, row.feature_schema_sha, row.schema_sha_v2
+                where, row.feature_schema, row.feature_schema_sha, row.schema_sha_v2, cache
             )
         )
     report.artifacts = len(artifact_problem)
@@ -142,7 +161,9 @@ def verify_registry(registry: Registry) -> VerifyReport:
     report.violations.extend(_version_violations(versions, promoted))
     for name, schema, v1, v2 in schema_rows:
         report.live_schemas += 1
-        report.violations.extend(_fingerprint_violations(f"live schema {name!r}", schema, v1, v2))
+        report.violations.extend(
+            _fingerprint_violations(f"live schema {name!r}", schema, v1, v2, cache)
+        )
     return report
 
 
