@@ -96,7 +96,7 @@ def test_training_leaves_receipts_in_the_run_and_the_tree(two_runs: Path) -> Non
     }
     assert {f.path for f in training.outputs.files} == {
         "pooled/model.txt",
-        "pooled/spec.yaml",
+        "pooled/spec.yaml#content",
         "pooled/run.json#content",
     }
     model = next(f for f in training.outputs.files if f.path == "pooled/model.txt")

@@ -8,8 +8,9 @@ receipts check and account for what training recorded rather than time it). All 
 share one run id and go to ``runs/<name>/report/receipts/`` of every run directory written,
 and to ``$TESSERA_RECEIPTS_DIR/<pipeline>/<run_id>/`` when set.
 
-Hashed content never includes wall-clock fields: the manifest and ``run.json`` are recorded
-as their content without ``created_at`` / ``duration_s`` (and the run's own name).
+Hashed content never includes wall-clock fields or locations: the manifest and ``run.json``
+are recorded as their content without ``created_at`` / ``duration_s`` (and the run's own
+name), specs as their content without the ``dataset`` path.
 """
 
 from __future__ import annotations
@@ -35,8 +36,10 @@ from tessera_lab.provenance import PRODUCER_NAME
 
 RECEIPTS_SUBDIR = Path("report") / "receipts"
 DATASET_SPLITS = ("train.parquet", "eval.parquet")
-_MANIFEST_VOLATILE = ("created_at",)
-_RUN_VOLATILE = ("created_at", "duration_s", "name")
+# Wall-clock fields, the run's own name, and provenance (who wrote the file: the receipt
+# itself records the code's git commit and version) are not content.
+_MANIFEST_VOLATILE = ("created_at", "producer")
+_RUN_VOLATILE = ("created_at", "duration_s", "name", "producer")
 P = ParamSpec("P")
 
 
@@ -139,6 +142,19 @@ def _split_problems(ref: FileRef, entry: Any, rows: int | None) -> list[str]:
     return problems
 
 
+def _spec_content(path: Path) -> dict[str, Any] | None:
+    """A spec's content without ``dataset``: a location (the dataset's files are inputs)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    return {str(k): v for k, v in data.items() if k != "dataset"}
+
+
 def _cell_key(record: dict[str, Any]) -> str:
     cell = record.get("cell")
     return "pooled" if cell is None else f"cell={cell}"
@@ -152,7 +168,7 @@ def _record_outputs(rec: ReceiptRecorder, run_dirs: list[Path]) -> list[dict[str
         record["dataset"] = {k: v for k, v in record["dataset"].items() if k != "manifest_sha256"}
         key = _cell_key(record)
         rec.add_output(run_dir / "model.txt", name=f"{key}/model.txt")
-        rec.add_output(run_dir / "spec.yaml", name=f"{key}/spec.yaml")
+        rec.add_output_data(f"{key}/spec.yaml#content", _spec_content(run_dir / "spec.yaml"))
         rec.add_output_data(f"{key}/run.json#content", record)
         records.append(record)
     return records
@@ -196,7 +212,7 @@ def _record_tuning(run_id: str, run_dirs: list[Path]) -> Receipt | None:
     rec = lab_recorder("tuning", run_id, unit="trials")
     with rec:
         for run_dir, key, study in studies:
-            rec.add_input(run_dir / "spec.yaml", name=f"{key}/spec.yaml")
+            rec.add_input_data(f"{key}/spec.yaml#content", _spec_content(run_dir / "spec.yaml"))
             summary = {k: v for k, v in study.items() if k != "storage"}
             rec.add_output_data(f"{key}/study", summary)
             complete, pruned = int(study["n_complete"]), int(study["n_pruned"])
@@ -230,7 +246,10 @@ def recorded_training(train: Callable[P, list[Path]]) -> Callable[P, list[Path]]
             receipts.append(receipt)
         rec = lab_recorder("training", run_id, unit="runs")
         with rec:
-            if spec_path.is_file():
+            spec_content = _spec_content(spec_path)
+            if spec_content is not None:
+                rec.add_input_data("spec.yaml#content", spec_content)
+            elif spec_path.is_file():
                 rec.add_input(spec_path, name="spec.yaml")
             for ref in dataset_refs:
                 rec.add_input_ref(ref)

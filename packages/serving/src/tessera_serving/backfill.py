@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from tessera_contracts import ContractError, compute_schema_sha
 from tessera_serving.errors import RegistryError
+from tessera_serving.receipts import recorded_backfill
 from tessera_serving.registry import LiveSchema, Registry, RerankerModel
 
 
@@ -42,6 +43,7 @@ def _v2(label: str, schema: dict[str, list[str]]) -> str:
         ) from exc
 
 
+@recorded_backfill
 def backfill_schema_sha_v2(registry: Registry, *, dry_run: bool = False) -> list[BackfillChange]:
     """Compute and (unless ``dry_run``) store the missing column fingerprints."""
     changes: list[BackfillChange] = []

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from . import events as ev
 from .errors import NotFoundError
 from .jobs import JobEventRecorder, create_job, finish_job
+from .receipts import recorded_rescoring
 from .registry import Registry, utcnow
 from .registry.scoring_tables import CurrentScore, RescoreSweep, ScoringJob
 from .score_job import registry_model, resolve_cells
@@ -94,6 +95,7 @@ def _input_jobs(registry: Registry, name: str, jobs: list[int] | None) -> list[S
     return [r for r in rows if r is not None]
 
 
+@recorded_rescoring
 def run_rescore(
     registry: Registry,
     model_ref: str,

@@ -18,6 +18,7 @@ from .backends import BackendEvent, load_predictor
 from .errors import ScoringError
 from .guard import FeatureSchema, ModelCell
 from .jobs import JobEventRecorder, create_job, finish_job, update_job
+from .receipts import recorded_scoring
 from .registry import Registry
 from .score_store import rows_from_batch, store_scores
 from .scoring import FALLBACK, RERANKER, ScoringModel
@@ -100,6 +101,7 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+@recorded_scoring
 def run_score_job(
     registry: Registry,
     model_ref: str,

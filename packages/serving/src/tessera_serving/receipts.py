@@ -1,0 +1,278 @@
+"""Serving's stage receipts (DESIGN.md section 7): registration, scoring, re-scoring, backfill.
+
+Each decorator wraps one stage's API entry point (one line at its definition). The receipt
+is stored in the registry (``stage_receipts``, linked to the job when there is one) and,
+with ``$TESSERA_RECEIPTS_DIR``, written to ``<dir>/<pipeline>/<run_id>/<stage>.json``. An
+exception inside the stage records a failed receipt and propagates unchanged.
+
+Content only: run.json is hashed without ``created_at``/``duration_s``/``name``; registry
+rows without ids, versions, timestamps or names (the model names are a parameter);
+re-scores as the resulting current scores.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+from sqlalchemy import select
+
+from tessera_contracts import FileRef, ReceiptRecorder
+from tessera_serving.receipt_store import JobLink, serving_recorder
+from tessera_serving.registry import LiveSchema, Registry, RerankerModel
+from tessera_serving.registry.scoring_tables import CurrentScore, ScoringJob
+
+P = ParamSpec("P")
+R = TypeVar("R")
+_RUN_VOLATILE = ("created_at", "duration_s", "name", "producer")  # not content
+_ROW_FIELDS = (
+    "cell", "artifact_sha256", "feature_schema_sha", "schema_sha_v2", "objective",
+    "stage", "smoke", "gate_verdict", "license_id", "num_trees",
+)  # fmt: skip
+
+
+def _bind(fn: Callable[..., Any], args: Any, kwargs: Any) -> inspect.BoundArguments:
+    bound = inspect.signature(fn).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return bound
+
+
+def _parquet_rows(path: Path) -> int | None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except (OSError, pa.ArrowException):
+        return None
+
+
+def _record_run_dir(rec: ReceiptRecorder, run_dir: Path, used: set[str]) -> None:
+    """run.json (as content), model.txt and spec.yaml of one run, keyed by its cell."""
+    try:
+        record = json.loads((run_dir / "run.json").read_bytes())
+    except (OSError, ValueError):
+        return  # registration reports the unreadable run directory itself
+    if not isinstance(record, dict):
+        return
+    key = "pooled" if record.get("cell") is None else f"cell={record['cell']}"
+    if key in used:
+        key = f"{key}@{run_dir.name}"
+    used.add(key)
+    content = {k: v for k, v in record.items() if k not in _RUN_VOLATILE}
+    if isinstance(content.get("dataset"), dict):  # hashes a manifest with a timestamp
+        content["dataset"] = {k: v for k, v in content["dataset"].items() if k != "manifest_sha256"}
+    rec.add_input_data(f"{key}/run.json#content", content)
+    # spec.yaml is provenance stored verbatim; it names the dataset's location, so it is left
+    # out: the run's identity is its run.json content and its booster.
+    if (run_dir / "model.txt").is_file():
+        rec.add_input(run_dir / "model.txt", name=f"{key}/model.txt")
+
+
+def recorded_registration(fn: Callable[P, list[Any]]) -> Callable[P, list[Any]]:
+    """Decorate ``register_runs``: inputs are the run directories, outputs the model rows."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> list[Any]:
+        from tessera_serving.register import expand_run_paths
+
+        bound = _bind(fn, args, kwargs)
+        given = list(bound.arguments["paths"])  # an iterator is read once, here
+        bound.arguments["paths"] = given
+        paths = [Path(p) for p in expand_run_paths(given)]
+        registry: Registry = bound.arguments["registry"]
+        rec = serving_recorder(registry, "registration", unit="runs")
+        with rec:
+            rec.param("name", bound.arguments.get("name"))
+            rec.param("allow_unknown_schema", bool(bound.arguments.get("allow_unknown_schema")))
+            used: set[str] = set()
+            for path in paths:
+                _record_run_dir(rec, Path(path), used)
+            try:
+                result = fn(*bound.args, **bound.kwargs)
+            except Exception:
+                rec.count(records_in=len(paths), rejected=len(paths))
+                raise
+            rows = [(reg.created, row) for reg in result for row in reg.rows]
+            for _created, row in rows:
+                cell = "pooled" if row.cell is None else f"cell={row.cell}"
+                rec.add_output_data(
+                    f"{row.name}/{cell}", {f: getattr(row, f) for f in _ROW_FIELDS}, records=1
+                )
+            rec.param("model_names", ",".join(sorted({row.name for _, row in rows})))
+            created = sum(1 for c, _ in rows if c)
+            rec.count(records_in=len(rows), accepted=created, skipped=len(rows) - created)
+        return result
+
+    return wrapper
+
+
+def _model_input(rec: ReceiptRecorder, registry: Registry, job_id: int) -> ScoringJob | None:
+    with registry.transaction(readonly=True) as session:
+        job = session.get(ScoringJob, job_id)
+    if job is not None:
+        rec.add_input_data(
+            "model", {"name": job.model_name, "artifact_sha256s": sorted(job.model_sha256s)}
+        )
+    return job
+
+
+def recorded_scoring(fn: Callable[P, Any]) -> Callable[P, Any]:
+    """Decorate ``run_score_job``: input file and model in, output file out, rows by source."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+        bound = _bind(fn, args, kwargs)
+        registry: Registry = bound.arguments["registry"]
+        link, callback = JobLink(), bound.arguments.get("on_created")
+
+        def on_created(job_id: int) -> None:
+            link(job_id)
+            if callback is not None:
+                callback(job_id)
+
+        bound.arguments["on_created"] = on_created
+        input_path, output_path = (
+            Path(bound.arguments["input_path"]),
+            bound.arguments["output_path"],
+        )
+        options = bound.arguments["options"]
+        rec = serving_recorder(registry, "scoring", unit="rows", link=link)
+        with rec:
+            rows = _parquet_rows(input_path)
+            rec.add_input(input_path, name="input.parquet", records=rows)
+            rec.param("model_ref", bound.arguments["model_ref"])
+            rec.param("require_stage", getattr(options, "require_stage", None))
+            rec.param("store", bool(getattr(options, "store", False)))
+            if getattr(options, "feature_schema", None) is not None:
+                rec.add_input_data("feature_schema", dict(options.feature_schema))
+            try:
+                result = fn(*bound.args, **bound.kwargs)
+            except Exception:
+                rec.count(records_in=rows or 0, rejected=rows or 0)
+                raise
+            _model_input(rec, registry, result.job_id)
+            rec.add_output(output_path, name="output.parquet", records=result.rows)
+            fallback = result.fallback_rows
+            rec.count(
+                records_in=rows if rows is not None else result.rows,
+                accepted=result.rows - fallback,
+                skipped=fallback,
+            )
+            if fallback:
+                rec.warn(f"{fallback} of {result.rows} rows kept the base_score ordering")
+        return result
+
+    return wrapper
+
+
+def _current_scores_ref(registry: Registry, model_name: str) -> FileRef:
+    """The current scores of ``model_name`` as one content hash (sorted by query, candidate)."""
+    digest, count, size = hashlib.sha256(), 0, 0
+    with registry.transaction(readonly=True) as session:
+        query = (
+            select(
+                CurrentScore.query_id,
+                CurrentScore.candidate_id,
+                CurrentScore.score,
+                CurrentScore.source,
+                CurrentScore.model_sha256,
+            )
+            .where(CurrentScore.model_name == model_name)
+            .order_by(CurrentScore.query_id, CurrentScore.candidate_id)
+        )
+        for row in session.execute(query).yield_per(10_000):
+            line = json.dumps(list(row), separators=(",", ":")).encode() + b"\n"
+            digest.update(line)
+            count, size = count + 1, size + len(line)
+    return FileRef(
+        path=f"current_scores/{model_name}", kind="data", sha256=digest.hexdigest(),
+        bytes=size, records=count,
+    )  # fmt: skip
+
+
+def recorded_rescoring(fn: Callable[P, Any]) -> Callable[P, Any]:
+    """Decorate ``run_rescore``: stored inputs and model in, the resulting current scores out."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+        bound = _bind(fn, args, kwargs)
+        registry: Registry = bound.arguments["registry"]
+        jobs = bound.arguments.get("jobs")
+        link = JobLink()
+        rec = serving_recorder(registry, "rescoring", unit="rows", link=link)
+        with rec:
+            rec.param("model_ref", bound.arguments["model_ref"])
+            rec.param("jobs", None if jobs is None else ",".join(map(str, sorted(set(jobs)))))
+            rec.param("page_size", bound.arguments.get("page_size"))
+            result = fn(*bound.args, **bound.kwargs)
+            link(result.job_id)
+            job = _model_input(rec, registry, result.job_id)
+            if job is not None:
+                with registry.transaction(readonly=True) as session:
+                    shas = session.scalars(
+                        select(ScoringJob.input_sha256)
+                        .join(CurrentScore, CurrentScore.input_job_id == ScoringJob.id)
+                        .where(CurrentScore.model_name == job.model_name)
+                        .distinct()
+                    ).all()
+                rec.add_input_data("stored_inputs", sorted(s for s in shas if s))
+                rec.add_output_ref(_current_scores_ref(registry, job.model_name))
+            total = result.rescored + result.unchanged
+            rec.count(records_in=total, accepted=result.rescored, skipped=result.unchanged)
+        return result
+
+    return wrapper
+
+
+def _rows_without_v2(registry: Registry) -> list[dict[str, Any]]:
+    with registry.transaction(readonly=True) as session:
+        models = session.execute(
+            select(RerankerModel.name, RerankerModel.version, RerankerModel.cell_key,
+                   RerankerModel.feature_schema)
+            .where(RerankerModel.schema_sha_v2.is_(None))
+            .order_by(RerankerModel.id)
+        ).all()  # fmt: skip
+        schemas = session.execute(
+            select(LiveSchema.name, LiveSchema.feature_schema)
+            .where(LiveSchema.schema_sha_v2.is_(None))
+            .order_by(LiveSchema.id)
+        ).all()
+    return [{"model": f"{n}#{v}", "cell": c, "feature_schema": fs} for n, v, c, fs in models] + [
+        {"live_schema": n, "feature_schema": fs} for n, fs in schemas
+    ]
+
+
+def recorded_backfill(fn: Callable[P, list[Any]]) -> Callable[P, list[Any]]:
+    """Decorate ``backfill_schema_sha_v2``: rows without v2 in, the fingerprints set out."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> list[Any]:
+        bound = _bind(fn, args, kwargs)
+        registry: Registry = bound.arguments["registry"]
+        rec = serving_recorder(registry, "backfill", unit="rows")
+        with rec:
+            rec.param("dry_run", bool(bound.arguments.get("dry_run")))
+            pending = _rows_without_v2(registry)
+            rec.add_input_data("rows_without_schema_sha_v2", pending, records=len(pending))
+            try:
+                changes = fn(*bound.args, **bound.kwargs)
+            except Exception:
+                rec.count(records_in=len(pending), rejected=len(pending))
+                raise
+            rec.add_output_data(
+                "changes",
+                [{"table": c.table, "label": c.label, "schema_sha_v2": c.schema_sha_v2}
+                 for c in changes],
+                records=len(changes),
+            )  # fmt: skip
+            done = min(len(changes), len(pending))
+            rec.count(records_in=len(pending), accepted=done, skipped=len(pending) - done)
+        return changes
+
+    return wrapper
