@@ -23,6 +23,7 @@ from tessera_contracts import (
 )
 from tessera_serving.errors import RegistrationError
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
 RUN_FILES = ("run.json", "spec.yaml", "model.txt")
 
 
@@ -123,7 +124,7 @@ def read_spec(path: Path) -> str:
     """``spec.yaml``'s text, which must be a YAML mapping."""
     try:
         text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_YAML_LOADER)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RegistrationError(f"{path}: not readable YAML: {first}") from exc

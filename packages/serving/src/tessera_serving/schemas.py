@@ -25,6 +25,7 @@ from tessera_contracts import (
 from tessera_serving.errors import RegistrationError
 from tessera_serving.registry import LiveSchema, Registry, UniqueConflict
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 
 
@@ -65,7 +66,7 @@ def schema_from_manifest(path: Path) -> tuple[dict[str, list[str]], str]:
 def schema_from_yaml(path: Path) -> dict[str, list[str]]:
     """A YAML mapping family -> list of column names, checked by the v2 fingerprint's rules."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RegistrationError(f"{path}: not readable YAML: {first}") from exc
