@@ -10,16 +10,43 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pyarrow as pa
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import Table, and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from .registry import utcnow
 from .registry.scoring_tables import CurrentScore, ScoreAudit
 
 _IN_CHUNK = 500  # bound on IN (...) list sizes (SQLite's variable limit)
+# Core tables, not ORM entities: bulk executemany without per-row ORM bookkeeping.
+_CURRENT = cast(Table, CurrentScore.__table__)
+_AUDIT = cast(Table, ScoreAudit.__table__)
+_UPDATE_CURRENT = (
+    update(_CURRENT)
+    .where(_CURRENT.c.id == bindparam("_id"))
+    .values(
+        score=bindparam("b_score"),
+        source=bindparam("b_source"),
+        model_sha256=bindparam("b_model_sha256"),
+        job_id=bindparam("b_job_id"),
+        input_job_id=bindparam("b_input_job_id"),
+        row_index=bindparam("b_row_index"),
+        updated_at=bindparam("b_updated_at"),
+    )
+)
+_RESCORE_CURRENT = (
+    update(_CURRENT)
+    .where(_CURRENT.c.id == bindparam("_id"))
+    .values(
+        score=bindparam("b_score"),
+        source=bindparam("b_source"),
+        model_sha256=bindparam("b_model_sha256"),
+        job_id=bindparam("b_job_id"),
+        updated_at=bindparam("b_updated_at"),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -61,47 +88,54 @@ def store_scores(
         return 0
     # A pair repeated in one write keeps its last score (the current row is the last write).
     rows = list({(r.query_id, r.candidate_id): r for r in rows}.values())
-    existing: dict[tuple[str, str], Any] = {}
-    qids = sorted({r.query_id for r in rows})
-    for start in range(0, len(qids), _IN_CHUNK):
-        found = session.execute(
-            select(
-                CurrentScore.id,
-                CurrentScore.query_id,
-                CurrentScore.candidate_id,
-                CurrentScore.score,
-                CurrentScore.source,
-                CurrentScore.model_sha256,
-            ).where(
-                CurrentScore.model_name == model_name,
-                CurrentScore.query_id.in_(qids[start : start + _IN_CHUNK]),
-            )
-        ).all()
-        existing.update({(f.query_id, f.candidate_id): f for f in found})
+    existing = _existing(session, model_name, sorted({r.query_id for r in rows}))
     now = utcnow()
     fresh = [r for r in rows if (r.query_id, r.candidate_id) not in existing]
     seen = [r for r in rows if (r.query_id, r.candidate_id) in existing]
     audit: list[dict[str, Any]] = []
     if fresh:
-        ids = session.scalars(
-            insert(CurrentScore).returning(CurrentScore.id, sort_by_parameter_order=True),
-            [_current(r, model_name, job_id, input_job_id, now) for r in fresh],
-        ).all()
-        audit += [_audit(i, r, job_id, None, None, now) for i, r in zip(ids, fresh, strict=True)]
+        session.execute(
+            insert(_CURRENT), [_current(r, model_name, job_id, input_job_id, now) for r in fresh]
+        )
+        ids = _existing(session, model_name, sorted({r.query_id for r in fresh}))
+        audit += [
+            _audit(ids[(r.query_id, r.candidate_id)].id, r, job_id, None, None, now) for r in fresh
+        ]
     if seen:
         previous = [existing[(r.query_id, r.candidate_id)] for r in seen]
         session.execute(
-            update(CurrentScore),
+            _UPDATE_CURRENT,
             [
-                {"id": p.id, **_current(r, model_name, job_id, input_job_id, now)}
+                {
+                    "_id": p.id,
+                    **{
+                        f"b_{k}": v
+                        for k, v in _current(r, model_name, job_id, input_job_id, now).items()
+                        if k not in ("model_name", "query_id", "candidate_id")
+                    },
+                }
                 for p, r in zip(previous, seen, strict=True)
             ],
         )
         audit += [
             _audit(p.id, r, job_id, None, p, now) for p, r in zip(previous, seen, strict=True)
         ]
-    session.execute(insert(ScoreAudit), audit)
+    session.execute(insert(_AUDIT), audit)
     return len(rows)
+
+
+def _existing(session: Session, model_name: str, qids: list[str]) -> dict[tuple[str, str], Any]:
+    """Current rows of ``model_name`` for these queries, by (query_id, candidate_id)."""
+    found: dict[tuple[str, str], Any] = {}
+    c = _CURRENT.c
+    for start in range(0, len(qids), _IN_CHUNK):
+        rows = session.execute(
+            select(c.id, c.query_id, c.candidate_id, c.score, c.source, c.model_sha256).where(
+                c.model_name == model_name, c.query_id.in_(qids[start : start + _IN_CHUNK])
+            )
+        ).all()
+        found.update({(f.query_id, f.candidate_id): f for f in rows})
+    return found
 
 
 def rescore_rows(
@@ -142,21 +176,21 @@ def rescore_rows(
         return 0
     now = utcnow()
     session.execute(
-        update(CurrentScore),
+        _RESCORE_CURRENT,
         [
             {
-                "id": t.id,
-                "score": by_index[t.row_index].score,
-                "source": by_index[t.row_index].source,
-                "model_sha256": by_index[t.row_index].model_sha256,
-                "job_id": job_id,
-                "updated_at": now,
+                "_id": t.id,
+                "b_score": by_index[t.row_index].score,
+                "b_source": by_index[t.row_index].source,
+                "b_model_sha256": by_index[t.row_index].model_sha256,
+                "b_job_id": job_id,
+                "b_updated_at": now,
             }
             for t in todo
         ],
     )
     session.execute(
-        insert(ScoreAudit),
+        insert(_AUDIT),
         [_audit(t.id, by_index[t.row_index], job_id, sweep_id, t, now) for t in todo],
     )
     return len(todo)
