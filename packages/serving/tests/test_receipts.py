@@ -196,3 +196,28 @@ def test_the_commands(
     assert "FAILED (stopped at `rescoring`)" in summary.stdout
     missing = sqlite_cli("receipts", "show", "999")
     assert missing.returncode == 1 and "no receipts for job 999" in missing.stderr
+
+
+def test_import_by_reference_is_a_registration(
+    sqlite_registry: Registry, runs: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tessera_serving.register import import_by_reference
+
+    monkeypatch.setenv("TESSERA_RUN_ID", "byref")
+    run_dir = runs.write_run_dir(tmp_path)
+    sha = sqlite_registry.store.put_bytes((run_dir / "model.txt").read_bytes())
+    uri = sqlite_registry.store.uri(sha)
+    import_by_reference(
+        sqlite_registry, uri=uri, sha256=sha, run_json=run_dir / "run.json",
+        allow_unknown_schema=True,
+    )  # fmt: skip
+    with pytest.raises(RegistrationError):
+        import_by_reference(
+            sqlite_registry, uri=uri, sha256="0" * 64, run_json=run_dir / "run.json"
+        )
+    ok, failed = receipts_for_run(sqlite_registry, "byref")
+    assert (ok.stage, failed.stage) == ("registration", "registration_2")  # same run id
+    assert ok.validation.passed and ok.parameters["via"] == "reference"
+    assert {f.path for f in ok.inputs.files} == {"run.json#content", "artifact"}
+    assert ok.outputs.files[0].records == 1
+    assert not failed.validation.passed and failed.stats.rejected == 1

@@ -98,15 +98,52 @@ def recorded_registration(fn: Callable[P, list[Any]]) -> Callable[P, list[Any]]:
             except Exception:
                 rec.count(records_in=len(paths), rejected=len(paths))
                 raise
-            rows = [(reg.created, row) for reg in result for row in reg.rows]
-            for _created, row in rows:
-                cell = "pooled" if row.cell is None else f"cell={row.cell}"
-                rec.add_output_data(
-                    f"{row.name}/{cell}", {f: getattr(row, f) for f in _ROW_FIELDS}, records=1
-                )
-            rec.param("model_names", ",".join(sorted({row.name for _, row in rows})))
-            created = sum(1 for c, _ in rows if c)
-            rec.count(records_in=len(rows), accepted=created, skipped=len(rows) - created)
+            _record_registered(rec, result)
+        return result
+
+    return wrapper
+
+
+def _record_registered(rec: ReceiptRecorder, result: list[Any]) -> None:
+    """The model rows registered (new: accepted; already there: skipped) as outputs."""
+    rows = [(reg.created, row) for reg in result for row in reg.rows]
+    for _created, row in rows:
+        cell = "pooled" if row.cell is None else f"cell={row.cell}"
+        rec.add_output_data(
+            f"{row.name}/{cell}", {f: getattr(row, f) for f in _ROW_FIELDS}, records=1
+        )
+    rec.param("model_names", ",".join(sorted({row.name for _, row in rows})))
+    created = sum(1 for c, _ in rows if c)
+    rec.count(records_in=len(rows), accepted=created, skipped=len(rows) - created)
+
+
+def recorded_import(fn: Callable[P, Any]) -> Callable[P, Any]:
+    """Decorate ``import_by_reference``: a registration from run.json + an artifact in the store."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
+        bound = _bind(fn, args, kwargs)
+        registry: Registry = bound.arguments["registry"]
+        rec = serving_recorder(registry, "registration", unit="runs")
+        with rec:
+            rec.param("name", bound.arguments.get("name"))
+            rec.param("allow_unknown_schema", bool(bound.arguments.get("allow_unknown_schema")))
+            rec.param("via", "reference")
+            run_json = Path(bound.arguments["run_json"])
+            try:
+                content = json.loads(run_json.read_bytes())
+            except (OSError, ValueError):
+                content = None  # the import reports the unreadable file itself
+            if isinstance(content, dict):
+                content = {k: v for k, v in content.items() if k not in _RUN_VOLATILE}
+                rec.add_input_data("run.json#content", content)
+            rec.add_input_data("artifact", {"sha256": str(bound.arguments["sha256"])})
+            try:
+                result = fn(*bound.args, **bound.kwargs)
+            except Exception:
+                rec.count(records_in=1, rejected=1)
+                raise
+            _record_registered(rec, [result])
         return result
 
     return wrapper

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from tessera_serving.errors import RegistrationError
 from tessera_serving.models_api import ModelRow
-from tessera_serving.receipts import recorded_registration
+from tessera_serving.receipts import recorded_import, recorded_registration
 from tessera_serving.registry import LiveSchema, Registry, RerankerModel, UniqueConflict
 from tessera_serving.registry.tables import VIA_REFERENCE, VIA_RUN_DIR
 from tessera_serving.rundir import LoadedRun, check_booster, load_run_dir, parse_run_json
@@ -262,6 +262,7 @@ def register_runs(
     ]
 
 
+@recorded_import
 def import_by_reference(
     registry: Registry,
     *,
