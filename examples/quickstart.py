@@ -32,6 +32,7 @@ from tessera_lab.evaluation import Queries, ranking_metrics
 
 PIPELINE = "quickstart"
 MODEL = "quickstart"
+EXPECTED_STAGES = "dataset_validation,training,evaluation,registration,scoring,scoring_2"
 SPEC = """\
 # The quick start's training spec: a pooled LambdaRank re-ranker on every synth family.
 dataset: dataset
@@ -181,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     except StageFailed as exc:
         print(f"\nquickstart: {exc}", file=sys.stderr)
+        summarize_receipts(out, run_id, env)
         return 1
 
     record = load_run_record(work / "runs" / MODEL / "run.json")
@@ -209,7 +211,17 @@ def main(argv: list[str] | None = None) -> int:
     if summary["drifted_sources"].get("reranker"):
         print("quickstart: the guard scored a drifted input", file=sys.stderr)
         return 1
-    return 0
+    return summarize_receipts(out, run_id, env)
+
+
+def summarize_receipts(out: Path, run_id: str, env: dict[str, str]) -> int:
+    """Write summary.json/summary.md and the drift report vs the previous run; its exit code."""
+    receipts = out / "receipts" / PIPELINE / run_id
+    command = ["tessera-lab", "receipts", "summarize", str(receipts), "--expect", EXPECTED_STAGES]
+    print(f"\n$ {' '.join(command)}", flush=True)
+    code = subprocess.run(command, env=env).returncode
+    print(f"receipts, summary.md and drift.json: {receipts}")
+    return code
 
 
 if __name__ == "__main__":
