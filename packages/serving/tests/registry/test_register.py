@@ -257,7 +257,53 @@ def test_an_unknown_schema_anywhere_in_the_call_stores_nothing(
 ) -> None:
     good = runs.write_run_dir(tmp_path / "runs", "good")
     other = runs.write_run_dir(tmp_path / "runs", "other", feature_schema={"knn": ["knn_score"]})
-    with pytest.raises(RegistrationError, match="other/run.json: field 'schema_sha'"):
+    with pytest.raises(RegistrationError, match=r"other/run\.json: field 'schema_sha'"):
         register_runs(live, [good, other])
     assert _count(live) == 0
     assert _objects(Path(live.config.artifacts_url)) == []
+
+
+def test_import_by_reference_cli(sqlite_cli: Cli, runs: ModuleType, tmp_path: Path) -> None:
+    from tessera_serving.store import open_store
+
+    run_dir = runs.write_run_dir(tmp_path / "runs", "ref")
+    store = open_store(sqlite_cli.config.artifacts_url)
+    sha = store.put_file(run_dir / "model.txt")
+    args = ["import-by-reference", "--uri", store.uri(sha), "--sha256", sha]
+    args += ["--run-json", str(run_dir / "run.json"), "--spec", str(run_dir / "spec.yaml")]
+    imported = sqlite_cli(*args, "--allow-unknown-schema", "--name", "imported")
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.strip() == "registered imported#1 (pooled)"
+    outside = sqlite_cli(*[a if a != store.uri(sha) else "file:///etc/passwd" for a in args])
+    assert outside.returncode == 1 and outside.stderr.count("\n") == 1
+    assert "--uri file:///etc/passwd" in outside.stderr
+
+
+def test_registry_over_an_fsspec_artifact_store(
+    sqlite_url: str, runs: ModuleType, tmp_path: Path
+) -> None:
+    import uuid
+
+    from tessera_serving.config import ServingConfig
+    from tessera_serving.registry import create_registry_engine, open_registry, upgrade
+    from tessera_serving.store import FsspecArtifactStore
+    from tessera_serving.verify import verify_registry
+
+    config = ServingConfig.from_env(
+        state_dir=tmp_path, database_url=sqlite_url, artifacts_url=f"memory://t-{uuid.uuid4().hex}"
+    )
+    engine = create_registry_engine(sqlite_url, create_dir=True)
+    upgrade(engine)
+    engine.dispose()
+    with open_registry(config) as registry:
+        assert isinstance(registry.store, FsspecArtifactStore)
+        [result] = register_runs(
+            registry, [runs.write_run_dir(tmp_path / "runs", "rr")], allow_unknown_schema=True
+        )
+        row = result.rows[0]
+        assert row.artifact_uri.startswith("memory://") and row.artifact_uri.endswith(
+            row.artifact_sha256
+        )
+        assert verify_registry(registry).ok
+        registry.store.fs.rm_file(f"{registry.store.root}/{shard(row.artifact_sha256)}")
+        assert "is missing from the store" in verify_registry(registry).violations[0]

@@ -8,23 +8,25 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy import Connection, Engine
 
 from tessera_serving.errors import RegistryError, SchemaRevisionError
 
 from .errors import UPGRADE_HINT
 
+if TYPE_CHECKING:  # alembic is imported when first needed: it costs ~1 s of CLI start-up
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
     """An Alembic config pointing at the shipped scripts (and, if given, a live connection)."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["connection"] = connection
@@ -33,6 +35,8 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 @lru_cache(maxsize=1)
 def script_directory() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config())
 
 
@@ -49,6 +53,8 @@ def code_revision() -> str:
 
 def database_revision(connection: Connection) -> str | None:
     """The revision recorded in the database, ``None`` for a database never migrated."""
+    from alembic.runtime.migration import MigrationContext
+
     heads = MigrationContext.configure(connection).get_current_heads()
     if len(heads) > 1:
         raise SchemaRevisionError(f"registry database has several revisions {sorted(heads)}")
@@ -69,6 +75,8 @@ def check_revision(engine: Engine) -> None:
 
 def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str | None]:
     """Migrate to ``target`` in one transaction; return (revision before, revision after)."""
+    from alembic import command
+
     with engine.begin() as connection:
         before = database_revision(connection)
         _refuse_unknown(before)
@@ -78,6 +86,8 @@ def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str | Non
 
 
 def _known(revision: str) -> bool:
+    from alembic.util import CommandError
+
     try:
         return script_directory().get_revision(revision) is not None
     except CommandError:
