@@ -20,7 +20,3 @@ def prefer_passive_wait() -> bool:
     os.environ.setdefault(WAIT_POLICY, "passive")
     return "lightgbm" not in sys.modules
 
-
-def describe(num_threads: int) -> str:
-    """``num_threads=1, OMP_WAIT_POLICY=passive``: for benchmark and log output."""
-    return f"num_threads={num_threads}, {WAIT_POLICY}={os.environ.get(WAIT_POLICY, '(unset)')}"
