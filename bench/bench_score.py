@@ -283,6 +283,15 @@ def job_seconds(registry: Any, job_id: int) -> float:
     ).total_seconds()
 
 
+def vm_hwm_mib() -> float:
+    """This process's peak RSS since its exec (``VmHWM``; ``ru_maxrss`` would include the
+    forking parent's peak, which Linux carries across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def child_memory(args: argparse.Namespace) -> None:
     """In a child process: score ``args.child_memory`` and print peak RSS (MiB) as JSON."""
     text = (OUT / f"model-{args.child_model}.txt").read_text()
@@ -293,7 +302,7 @@ def child_memory(args: argparse.Namespace) -> None:
         lgb.Booster(model_str=text).predict(x, num_threads=args.threads)
     else:
         run_api(text, Path(args.child_memory), args.threads, args.backend)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = vm_hwm_mib()
     print(json.dumps({"peak_rss_mib": peak, "seconds": time.perf_counter() - t0}))
 
 
