@@ -137,9 +137,14 @@ def _kill_and_rerun(config: ServingConfig, runs: ModuleType, tmp_path: Path, poi
     addressable, _ = _object_files(config)
     if point == "store.write":
         assert addressable == []  # the object never appeared under its name
+        [staging] = _object_files(config)[1]
+        old = time.time() - 2 * 3600
+        os.utime(staging, (old, old))  # the dead writer's staging file, an hour later
     with open_registry(config) as registry:
         [result] = register_runs(registry, [run_dir])
         assert result.created and result.rows[0].artifact_sha256 == model_sha
         assert registry.store.read_bytes(model_sha) == (run_dir / "model.txt").read_bytes()
         assert verify_registry(registry).ok
     assert len(_rows(config)) == 1
+    if point == "store.write":
+        assert _object_files(config)[1] == []  # the stale staging file was cleaned up

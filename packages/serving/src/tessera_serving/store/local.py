@@ -3,6 +3,8 @@
 Layout under the root: ``objects/ab/abcdef...`` (content-addressed, immutable),
 ``refs/<name>`` (mutable, replaced atomically) and ``tmp/`` (staging for streamed files).
 ``os.link`` fails if the target exists, so a concurrent writer can never replace an object.
+A writer killed mid-write leaves only a dot-named staging file, never an addressable object;
+the next put of the same content removes it once it is an hour old.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -36,6 +39,18 @@ def _hash_file(path: Path) -> str:
         while chunk := handle.read(CHUNK_BYTES):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+STALE_TEMP_S = 3600.0
+"""A staging file untouched this long belongs to a writer that died; the next put removes it."""
+
+
+def _remove_stale_temps(directory: Path, sha256: str) -> None:
+    cutoff = time.time() - STALE_TEMP_S
+    for path in directory.glob(f".{sha256[:16]}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
 
 
 def _chunks_of(data: bytes) -> Iterator[bytes]:
@@ -83,6 +98,7 @@ class LocalArtifactStore:
             self.verify(sha256)
             return
         target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_temps(target.parent, sha256)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{sha256[:16]}.", suffix=".tmp", dir=target.parent)
         tmp = Path(tmp_name)
         try:
