@@ -29,7 +29,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 from tessera_contracts import CategoryMetrics, Metrics
 from tessera_lab.errors import DatasetError
@@ -190,6 +189,8 @@ def pooled_metrics(
         if value is not None:
             metrics["fmax_weighted"] = value
     if binary:
+        from sklearn.metrics import average_precision_score, roc_auc_score  # slow to import
+
         labels = queries.relevant.astype(np.int64)
         if 0 < labels.sum() < len(labels):
             metrics["roc_auc"] = float(roc_auc_score(labels, score))
@@ -229,9 +230,10 @@ def compare(
     query_category = category[queries.starts]
     if queries.n and not np.array_equal(query_category[queries.group], category):
         row = int(np.flatnonzero(query_category[queries.group] != category)[0])
+        query = np.asarray(query_ids)[row].item()
         raise DatasetError(
-            f"column 'category', evaluated row {row}: query {np.asarray(query_ids)[row].item()!r} spans "
-            "more than one category (run 'tessera-lab dataset validate')"
+            f"column 'category', evaluated row {row}: query {query!r} spans more than one "
+            "category (run 'tessera-lab dataset validate')"
         )
 
     def summary(

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
 
 from tessera_contracts import (
@@ -31,7 +30,6 @@ from tessera_contracts import (
     compute_schema_sha,
     to_json_text,
 )
-from tessera_lab.booster import Fit, fit_cell
 from tessera_lab.dataset import Dataset, open_dataset
 from tessera_lab.errors import SpecError, TrainingError
 from tessera_lab.evaluation import compare
@@ -51,7 +49,8 @@ from tessera_lab.runs import (
 )
 from tessera_lab.spec import Spec, load_spec
 
-if TYPE_CHECKING:  # optuna is imported only when a spec has a search
+if TYPE_CHECKING:  # LightGBM and optuna load only once the spec and dataset have passed
+    from tessera_lab.booster import Fit
     from tessera_lab.tuning import StudyOptions, StudyResult
 
 
@@ -104,6 +103,8 @@ def _resolved_spec(spec: Spec, study: StudyResult | None) -> str:
 
 
 def _finish(ctx: _Context, name: str, cell: Cell, fit: Fit, study: StudyResult | None) -> RunFiles:
+    import lightgbm as lgb
+
     spec, manifest = ctx.spec, ctx.dataset.manifest
     where = f"run {name!r}"
     text = fit.booster.model_to_string(num_iteration=fit.best_iteration)
@@ -210,6 +211,8 @@ def train_run(
     run_names = cell_run_names(base, cells)
     if retrain:
         ensure_absent(runs_root, run_names)
+    from tessera_lab.booster import fit_cell  # imports LightGBM: only after the checks above
+
     ctx = _Context(spec, dataset, schema, names, smoke, started)
     progress = Progress(quiet=quiet)
     outputs: list[RunFiles] = []
