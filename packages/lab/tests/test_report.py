@@ -64,3 +64,13 @@ def test_progress_only_on_a_terminal() -> None:
         silent.round("train", 1, 1, None, None, None)
         silent.message("hello")
         assert stream.getvalue() == ""
+
+
+def test_progress_throttles_but_shows_the_last_update() -> None:
+    terminal = Terminal()
+    progress = Progress(stream=terminal, interval=3600.0)
+    progress.round("train", 1, 50, "auc", 0.7, (1, 0.7))
+    progress.round("train", 2, 50, "auc", 0.8, (2, 0.8))  # throttled
+    assert "round 2/50" not in terminal.getvalue()
+    progress.done()
+    assert terminal.getvalue().rstrip().endswith("round 2/50  valid auc 0.80000 (best 0.80000 @ 2)")

@@ -21,14 +21,17 @@ class Progress:
         self.interval = interval
         self._last = 0.0
         self._open = False
+        self._pending: str | None = None
 
     def _show(self, text: str, *, force: bool = False) -> None:
         if not self.enabled:
             return
         now = time.monotonic()
         if not force and now - self._last < self.interval:
+            self._pending = text  # shown by done() if nothing newer comes
             return
         self._last = now
+        self._pending = None
         self.stream.write(f"\r\x1b[K{text}")
         self.stream.flush()
         self._open = True
@@ -45,10 +48,13 @@ class Progress:
             text += f" (best {best[1]:.5f} @ {best[0]})"
         self._show(text, force=iteration == total)
 
-    def trial(self, number: int, total: int, state: str, best: float | None) -> None:
+    def trial(
+        self, number: int, total: int, state: str, best: float | None, label: str = ""
+    ) -> None:
         """A finished tuning trial and the best value so far."""
         best_text = "-" if best is None else f"{best:.5f}"
-        self._show(f"trial {number + 1}/{total} {state}  best {best_text}", force=True)
+        prefix = f"{label}: " if label else ""
+        self._show(f"{prefix}trial {number + 1}/{total} {state}  best {best_text}", force=True)
 
     def message(self, text: str) -> None:
         """A line of its own (closes the status line first)."""
@@ -59,7 +65,9 @@ class Progress:
         self.stream.flush()
 
     def done(self) -> None:
-        """End the status line."""
+        """End the status line (showing the last throttled update first)."""
+        if self._pending is not None:
+            self._show(self._pending, force=True)
         if self.enabled and self._open:
             self.stream.write("\n")
             self.stream.flush()

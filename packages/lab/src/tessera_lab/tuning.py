@@ -160,7 +160,7 @@ def run_study(
     def show(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         if progress is not None:
             best = _best_value(study)
-            progress.trial(trial.number, n_trials, trial.state.name.lower(), best)
+            progress.trial(trial.number, n_trials, trial.state.name.lower(), best, study_name)
 
     finished = len(study.get_trials(deepcopy=False, states=FINISHED))
     if finished < n_trials:
