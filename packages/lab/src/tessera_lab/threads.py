@@ -19,4 +19,3 @@ def prefer_passive_wait() -> bool:
     """Default ``OMP_WAIT_POLICY`` to ``passive`` unless set; True if it will take effect."""
     os.environ.setdefault(WAIT_POLICY, "passive")
     return "lightgbm" not in sys.modules
-
