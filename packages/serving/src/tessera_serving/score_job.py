@@ -83,6 +83,7 @@ def registry_model(
             num_threads=num_threads,
             model_sha256=cell.artifact_sha256,
             store=registry.store,
+            cache_dir=registry.config.state_dir / "compiled",
             on_event=lambda e: sink(backend_event(e)),
         )
 

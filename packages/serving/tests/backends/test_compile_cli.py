@@ -50,11 +50,15 @@ def test_compile_then_score_reuses_the_cached_object(
         {FEATURE_SCHEMA_METADATA_KEY: json.dumps(schema)}
     )
     pq.write_table(table, tmp_path / "in.parquet")
+    # --home wins over the environment, and the compiled cache follows it
+    elsewhere = tmp_path / "elsewhere"
     scored = sqlite_cli(
         "score", "--model", "rr", "--input", tmp_path / "in.parquet",
         "--output", tmp_path / "out.parquet", "--backend", "compiled", "--threads", "1", "--json",
+        "--home", sqlite_cli.config.state_dir, TESSERA_HOME=str(elsewhere),
     )  # fmt: skip
     assert scored.returncode == 0, scored.stderr
+    assert not elsewhere.exists()
     events = [e for e in map(json.loads, scored.stderr.splitlines()) if e.get("event")]
     compiled = [e for e in events if e["event"] == "backend.compiled"]
     assert compiled and compiled[0]["cache"] == "hit"
