@@ -5,6 +5,7 @@ fallbacks are accounted for; the CLI reads them back, exports them and compares 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from types import ModuleType
@@ -107,6 +108,10 @@ def test_every_stage_leaves_a_receipt_in_the_registry_and_the_tree(
         0,
     )
     assert scoring.outputs.files[0].records == 120
+    (scored_input,) = [f for f in scoring.inputs.files if f.path == "input.parquet"]
+    candidates = tmp_path / "r1.parquet"
+    assert scored_input.sha256 == hashlib.sha256(candidates.read_bytes()).hexdigest()
+    assert (scored_input.bytes, scored_input.records) == (candidates.stat().st_size, 120)
     assert receipts_for_job(sqlite_registry, job_id) == [scoring]
     assert rescoring.stats.records_in == 120
     assert rescoring.outputs.files[0].path == "current_scores/demo"

@@ -182,7 +182,6 @@ def recorded_scoring(fn: Callable[P, Any]) -> Callable[P, Any]:
         rec = serving_recorder(registry, "scoring", unit="rows", link=link)
         with rec:
             rows = _parquet_rows(input_path)
-            rec.add_input(input_path, name="input.parquet", records=rows)
             rec.param("model_ref", bound.arguments["model_ref"])
             rec.param("require_stage", getattr(options, "require_stage", None))
             rec.param("store", bool(getattr(options, "store", False)))
@@ -191,8 +190,17 @@ def recorded_scoring(fn: Callable[P, Any]) -> Callable[P, Any]:
             try:
                 result = fn(*bound.args, **bound.kwargs)
             except Exception:
+                if input_path.is_file():
+                    rec.add_input(input_path, name="input.parquet", records=rows)
                 rec.count(records_in=rows or 0, rejected=rows or 0)
                 raise
+            # the job hashed its input already: one read of a large file, not two
+            rec.add_input_ref(
+                FileRef(
+                    path="input.parquet", kind="file", sha256=result.input_sha256,
+                    bytes=result.input_bytes, records=rows,
+                )
+            )  # fmt: skip
             _model_input(rec, registry, result.job_id)
             rec.add_output(output_path, name="output.parquet", records=result.rows)
             fallback = result.fallback_rows

@@ -47,6 +47,8 @@ class ScoreJobResult:
     rows: int
     counts: dict[str, int]
     events: list[ev.Event] = field(default_factory=list)
+    input_sha256: str = ""
+    input_bytes: int = 0
 
     @property
     def fallback_rows(self) -> int:
@@ -114,13 +116,15 @@ def run_score_job(
 ) -> ScoreJobResult:
     """Score ``input_path`` into ``output_path`` with ``model_ref`` as one recorded job."""
     cells = resolve_cells(registry, model_ref)
-    input_sha = file_sha256(input_path)
+    if not input_path.is_file():
+        raise ScoringError(f"input {input_path}: no such file")
+    input_bytes = input_path.stat().st_size
     input_uri = None
-    if options.store:
-        stored_sha = registry.store.put_file(input_path)
-        if stored_sha != input_sha:
-            raise ScoringError(f"input {input_path} changed while it was being stored")
+    if options.store:  # storing hashes the input; don't read it once more
+        input_sha = registry.store.put_file(input_path)
         input_uri = registry.store.uri(input_sha)
+    else:
+        input_sha = file_sha256(input_path)
     first = cells[0]
     job_id = create_job(
         registry,
@@ -181,4 +185,4 @@ def run_score_job(
         counts["stored"] = stored
     update_job(registry, job_id, live_schema_sha=result.live_sha)
     finish_job(registry, job_id, status="succeeded", rows=result.rows, counts=counts)
-    return ScoreJobResult(job_id, result.rows, counts, recorder.events)
+    return ScoreJobResult(job_id, result.rows, counts, recorder.events, input_sha, input_bytes)
