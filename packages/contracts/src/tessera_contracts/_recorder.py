@@ -73,7 +73,7 @@ def sha256_file(path: str | Path) -> tuple[str, int]:
 
 
 @lru_cache(maxsize=32)
-def _git_commit(code_dir: str | Path) -> str | None:
+def git_commit(code_dir: str | Path) -> str | None:
     """``git rev-parse HEAD`` in ``code_dir``; None outside a checkout or without git."""
     try:
         result = subprocess.run(
@@ -142,7 +142,7 @@ class ReceiptRecorder:
         )
         self.pipeline = resolve_pipeline(pipeline)
         self.run_id = resolve_run_id(run_id)
-        self.git_commit = _git_commit(str(Path(code_dir).resolve())) if code_dir else None
+        self.git_commit = git_commit(str(Path(code_dir).resolve())) if code_dir else None
         self.root = Path(root).resolve() if root is not None else Path.cwd().resolve()
         self.unit = unit
         self.receipts_dirs: list[Path] = [Path(receipts_dir)] if receipts_dir else []
