@@ -20,6 +20,7 @@ from tessera_contracts import (
     ReceiptRecorder,
     RunSummary,
     compare_runs,
+    drift_reaches,
     find_previous_run,
     load_json_file,
     load_receipts,
@@ -107,7 +108,7 @@ def test_two_identical_runs_are_clean(tmp_path: Path, monkeypatch: pytest.Monkey
     report = write_run_report(second)
     assert report.previous_run_dir == first.resolve()
     assert report.summary.passed and report.summary.stopped_at is None
-    assert report.drift.severity == "ok"
+    assert report.drift.severity == "ok" and report.failure("warn") is None
     assert not report.drift.deterministic_violation
     assert all(s.inputs_match and s.outputs_match for s in report.drift.stages)
     assert report.summary.run_fingerprint == summarize_run(a).run_fingerprint
@@ -158,6 +159,7 @@ def test_a_stage_that_rejects_rows_fails_the_run_and_stops_it(
     assert (ingest_stats.records_in, ingest_stats.accepted, ingest_stats.rejected) == (13, 10, 3)
     assert not report.summary.passed
     assert report.summary.stopped_at == "ingest"
+    assert report.failure() == report.failure("never") == "run failed: stopped at ingest"
     assert report.summary.missing_stages == ["transform"]
     by_stage = {s.stage: s for s in report.drift.stages}
     assert by_stage["ingest"].severity == "alert"  # passed before, fails now
@@ -248,3 +250,23 @@ def test_receipts_on_disk_are_plain_json(tmp_path: Path, monkeypatch: pytest.Mon
     doc = json.loads((run / "ingest.json").read_text())
     assert Receipt.model_validate(doc).stage == "ingest"
     assert doc["inputs"]["files"][0]["path"] == "input.csv"
+
+
+@pytest.mark.parametrize(
+    ("severity", "fail_on", "reached"),
+    [
+        ("ok", "alert", False),
+        ("warn", "alert", False),
+        ("alert", "alert", True),
+        ("warn", "warn", True),
+        ("ok", "warn", False),
+        ("alert", "never", False),
+    ],
+)
+def test_drift_reaches(severity: str, fail_on: str, reached: bool) -> None:
+    assert drift_reaches(severity, fail_on) is reached
+
+
+def test_drift_reaches_names_a_bad_level() -> None:
+    with pytest.raises(ContractError, match="'sometimes'"):
+        drift_reaches("ok", "sometimes")

@@ -14,10 +14,12 @@ from importlib.metadata import version as _version
 
 from ._drift import (
     DRIFT_THRESHOLD_ENV,
+    FAIL_ON_CHOICES,
     CountChange,
     DriftReport,
     StageDrift,
     compare_runs,
+    drift_reaches,
     render_drift_markdown,
     resolve_drift_threshold,
 )
@@ -88,6 +90,7 @@ __version__ = _version("tessera-contracts")
 __all__ = [
     "DATASET_FILES",
     "DRIFT_THRESHOLD_ENV",
+    "FAIL_ON_CHOICES",
     "FAMILY_NAME_PATTERN",
     "FEATURE_SCHEMA_METADATA_KEY",
     "KNOWN_STAGES",
@@ -126,6 +129,7 @@ __all__ = [
     "compare_runs",
     "compute_feature_schema_sha",
     "compute_schema_sha",
+    "drift_reaches",
     "find_previous_run",
     "format_validation_error",
     "git_commit",

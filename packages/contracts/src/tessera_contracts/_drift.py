@@ -25,6 +25,17 @@ Severity = Literal["ok", "warn", "alert"]
 _RANK: dict[str, int] = {"ok": 0, "warn": 1, "alert": 2}
 
 
+FAIL_ON_CHOICES = ("alert", "warn", "never")
+"""How much drift fails a run: ``alert`` only, ``warn`` or worse, or ``never``."""
+
+
+def drift_reaches(severity: str, fail_on: str) -> bool:
+    """True when a drift ``severity`` (ok/warn/alert) reaches the ``fail_on`` level."""
+    if fail_on not in FAIL_ON_CHOICES:
+        raise ContractError(f"fail_on must be one of {list(FAIL_ON_CHOICES)}, got {fail_on!r}")
+    return fail_on != "never" and _RANK[severity] >= _RANK[fail_on]
+
+
 def resolve_drift_threshold(threshold_pct: float | None = None) -> float:
     """The explicit threshold (percent), else ``$TESSERA_DRIFT_THRESHOLD``, else 20."""
     source = "threshold"

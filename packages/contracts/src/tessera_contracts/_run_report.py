@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ._drift import DriftReport, compare_runs, render_drift_markdown
+from ._drift import DriftReport, compare_runs, drift_reaches, render_drift_markdown
 from ._errors import ContractError
 from ._json_io import to_json_text
 from ._receipts import Receipt, _write_text_atomic, load_receipts
@@ -29,6 +29,14 @@ class RunReport:
     drift: DriftReport
     previous_run_dir: Path | None
     files: tuple[Path, ...]
+
+    def failure(self, fail_on: str = "alert") -> str | None:
+        """Why the run fails (a stage stopped it, or drift reached ``fail_on``), else None."""
+        if not self.summary.passed:
+            return f"run failed: stopped at {self.summary.stopped_at}"
+        if drift_reaches(self.drift.severity, fail_on):
+            return f"drift {self.drift.severity} (--fail-on {fail_on})"
+        return None
 
 
 def _has_receipts(directory: Path) -> bool:

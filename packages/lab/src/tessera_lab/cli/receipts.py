@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from tessera_contracts import (
+    FAIL_ON_CHOICES,
     ContractError,
     compare_runs,
+    drift_reaches,
     load_receipts,
     render_drift_markdown,
     render_receipt_markdown,
@@ -26,8 +28,6 @@ from tessera_contracts import (
     write_run_report,
 )
 from tessera_lab.receipts import run_receipts_dir
-
-_RANK = {"ok": 0, "warn": 1, "alert": 2, "never": 3}
 
 
 def receipts_dir_of(target: Path, runs_dir: Path) -> Path:
@@ -68,12 +68,10 @@ def _summarize(args: argparse.Namespace) -> int:
         previous_run_dir=args.previous,
     )
     print((args.dir / "summary.md").read_text(encoding="utf-8"), end="")
-    drifted = _RANK[report.drift.severity] >= _RANK[args.fail_on]
-    if not report.summary.passed:
-        print(f"run failed: stopped at {report.summary.stopped_at}", file=sys.stderr)
-    elif drifted:
-        print(f"drift {report.drift.severity} (--fail-on {args.fail_on})", file=sys.stderr)
-    return 0 if report.summary.passed and not drifted else 1
+    failure = report.failure(args.fail_on)
+    if failure is not None:
+        print(failure, file=sys.stderr)
+    return 0 if failure is None else 1
 
 
 def _drift(args: argparse.Namespace) -> int:
@@ -83,7 +81,7 @@ def _drift(args: argparse.Namespace) -> int:
         raise ContractError(f"{args.run_b}: the receipts directory is empty")
     report = compare_runs(previous, current, args.threshold)
     print(to_json_text(report) if args.json else render_drift_markdown(report), end="")
-    return 1 if _RANK[report.severity] >= _RANK[args.fail_on] else 0
+    return 1 if drift_reaches(report.severity, args.fail_on) else 0
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -94,7 +92,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--fail-on",
-        choices=["alert", "warn", "never"],
+        choices=FAIL_ON_CHOICES,
         default="alert",
         help="exit 1 when the drift severity reaches this (default alert)",
     )

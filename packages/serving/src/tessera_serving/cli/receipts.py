@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from tessera_contracts import (
+    FAIL_ON_CHOICES,
     Receipt,
     compare_runs,
+    drift_reaches,
     render_drift_markdown,
     render_receipt_markdown,
     to_json_text,
@@ -32,8 +34,6 @@ from tessera_serving.receipt_store import (
     receipts_for_run,
 )
 from tessera_serving.registry import Registry, open_registry
-
-_RANK = {"ok": 0, "warn": 1, "alert": 2, "never": 3}
 
 
 def _lookup(registry: Registry, target: str, pipeline: str | None) -> list[Receipt]:
@@ -79,12 +79,10 @@ def _summarize(args: argparse.Namespace) -> int:
         previous_run_dir=args.previous,
     )
     print((args.dir / "summary.md").read_text(encoding="utf-8"), end="")
-    drifted = _RANK[report.drift.severity] >= _RANK[args.fail_on]
-    if not report.summary.passed:
-        print(f"run failed: stopped at {report.summary.stopped_at}", file=sys.stderr)
-    elif drifted:
-        print(f"drift {report.drift.severity} (--fail-on {args.fail_on})", file=sys.stderr)
-    return 0 if report.summary.passed and not drifted else 1
+    failure = report.failure(args.fail_on)
+    if failure is not None:
+        print(failure, file=sys.stderr)
+    return 0 if failure is None else 1
 
 
 def _drift(args: argparse.Namespace) -> int:
@@ -103,7 +101,7 @@ def _drift(args: argparse.Namespace) -> int:
         raise NotFoundError(f"no receipts for run id {pairs[0 if not current else 1][1]!r}")
     report = compare_runs(previous, current, args.threshold)
     print(to_json_text(report) if args.json else render_drift_markdown(report), end="")
-    return 1 if _RANK[report.severity] >= _RANK[args.fail_on] else 0
+    return 1 if drift_reaches(report.severity, args.fail_on) else 0
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -114,7 +112,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--fail-on",
-        choices=["alert", "warn", "never"],
+        choices=FAIL_ON_CHOICES,
         default="alert",
         help="exit 1 when the drift severity reaches this (default alert)",
     )
