@@ -68,3 +68,16 @@ def test_compile_of_an_unknown_model_is_a_one_line_error(sqlite_cli: Any) -> Non
     result = sqlite_cli("compile", "nope")
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1 and "nope" in result.stderr
+
+
+def test_register_compile_builds_the_cache_at_registration(
+    sqlite_cli: Any, runs: ModuleType, tmp_path: Path
+) -> None:
+    run_dir = runs.write_run_dir(tmp_path / "runs", "rc", num_trees=6)
+    registered = sqlite_cli("register", run_dir, "--allow-unknown-schema", "--compile")
+    assert registered.returncode == 0, registered.stderr
+    assert registered.stdout.splitlines()[0] == "registered rc#1 (pooled)"
+    assert "rc#1: compiled (built" in registered.stdout
+    again = sqlite_cli("compile", "rc", "--json", "--threads", "1")
+    assert again.returncode == 0, again.stderr
+    assert [line["cache"] for line in _lines(again.stdout)] == ["hit"]

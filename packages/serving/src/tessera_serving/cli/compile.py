@@ -1,10 +1,8 @@
 """``tessera-serve compile REF``: compile a registered model's boosters ahead of scoring.
 
-Builds (or finds) each booster's compiled object in the artifact store's compile cache,
-verified against LightGBM on the probe sample, so the first ``score`` does not pay the
-compile (seconds to minutes for large forests). Prints one line (or JSON object) per
-booster: ``compiled`` with ``built``/``hit``, or ``fallback`` with the reason. Exit codes:
-0 all compiled; 1 error; 3 some booster will be served by LightGBM (see the reason).
+Prints one line (or JSON object) per booster: ``compiled`` with ``built``/``hit``, or the
+reason LightGBM will serve it. Exit codes: 0 all compiled; 1 error; 3 some booster will be
+served by LightGBM (see the reason). ``register --compile`` does the same after registering.
 """
 
 from __future__ import annotations
@@ -34,38 +32,16 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(func=_run)
 
 
+def report(outcomes: list[Any], *, as_json: bool) -> int:
+    """Print each ``Precompiled`` outcome; the exit code (3 when any booster fell back)."""
+    for outcome in outcomes:
+        print(json.dumps(outcome.as_json()) if as_json else outcome.describe())
+    return 0 if all(o.compiled for o in outcomes) else EXIT_FALLBACK
+
+
 def _run(args: argparse.Namespace) -> int:
-    from tessera_serving.backends import select_predictor
-    from tessera_serving.guard import ModelCell
+    from tessera_serving.precompile import precompile
     from tessera_serving.registry import open_registry
 
-    config = config_from_args(args)
-    fell_back = False
-    with open_registry(config) as registry:
-        cells = [ModelCell.from_row(row) for row in registry.resolve_model(args.model).rows]
-        for cell in cells:
-            text = registry.store.read_bytes(cell.artifact_sha256).decode("utf-8")
-            selection = select_predictor(
-                text,
-                backend="compiled",
-                num_threads=args.threads,
-                model_sha256=cell.artifact_sha256,
-                store=registry.store,
-                cache_dir=config.state_dir / "compiled",
-            )
-            event = selection.events[0]
-            fell_back = fell_back or event.name == "backend.fallback"
-            if args.json:
-                print(json.dumps({"model": cell.ref, "event": event.name, **event.fields}))
-            elif event.name == "backend.compiled":
-                f = event.fields
-                seconds = f["compile_seconds"] if f["cache"] == "built" else f["load_seconds"]
-                print(
-                    f"{cell.ref}: compiled ({f['cache']}, {seconds:.2f}s; "
-                    f"max abs diff vs LightGBM {f['max_abs_diff']:.3g} on "
-                    f"{f['sample_rows']} probe rows)"
-                )
-            else:
-                reason = f"{event.fields['reason']}: {event.fields['detail']}"
-                print(f"{cell.ref}: LightGBM serves it ({reason})")
-    return EXIT_FALLBACK if fell_back else 0
+    with open_registry(config_from_args(args)) as registry:
+        return report(precompile(registry, args.model, num_threads=args.threads), as_json=args.json)

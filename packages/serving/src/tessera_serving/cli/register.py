@@ -27,6 +27,11 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="register even if no live feature schema has the run's schema_sha",
     )
+    register.add_argument(
+        "--compile",
+        action="store_true",
+        help="also compile and verify each booster for the fast backend now (see `compile`)",
+    )
     add_config_arguments(register)
     register.set_defaults(func=_register)
 
@@ -52,9 +57,15 @@ def _register(args: argparse.Namespace) -> int:
             name=args.name,
             allow_unknown_schema=args.allow_unknown_schema,
         )
-    for result in results:
-        print(result.describe())
-    return 0
+        for result in results:
+            print(result.describe())
+        if not args.compile:
+            return 0
+        from tessera_serving.cli.compile import report
+        from tessera_serving.precompile import precompile
+
+        outcomes = [o for r in results for o in precompile(registry, f"{r.name}#{r.version}")]
+    return report(outcomes, as_json=False)
 
 
 def _import(args: argparse.Namespace) -> int:
