@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,9 @@ def registry_model(
     return ScoringModel(cells, load)
 
 
+_HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tessera-input-hash")
+
+
 def file_sha256(path: Path) -> str:
     """The sha256 of a file's bytes, streamed."""
     digest = hashlib.sha256()
@@ -120,11 +124,13 @@ def run_score_job(
         raise ScoringError(f"input {input_path}: no such file")
     input_bytes = input_path.stat().st_size
     input_uri = None
+    hashing: Future[str] | None = None
+    input_sha: str | None = None
     if options.store:  # storing hashes the input; don't read it once more
-        input_sha = registry.store.put_file(input_path)
-        input_uri = registry.store.uri(input_sha)
-    else:
-        input_sha = file_sha256(input_path)
+        stored_sha = registry.store.put_file(input_path)
+        input_sha, input_uri = stored_sha, registry.store.uri(stored_sha)
+    else:  # hash beside the scoring (hashlib releases the GIL); the job gets it at the end
+        hashing = _HASHER.submit(file_sha256, input_path)
     first = cells[0]
     job_id = create_job(
         registry,
@@ -175,14 +181,17 @@ def run_score_job(
             on_batch=store_batch if options.store else None,
         )
     except Exception as exc:
+        if hashing is not None and hashing.exception() is None:
+            update_job(registry, job_id, input_sha256=hashing.result())
         finish_job(registry, job_id, status="failed", error=str(exc).splitlines()[0])
         raise
+    final_sha = hashing.result() if hashing is not None else str(input_sha)
     counts = {
         RERANKER: result.stats.by_source[RERANKER],
         FALLBACK: result.stats.by_source[FALLBACK],
     }
     if options.store:
         counts["stored"] = stored
-    update_job(registry, job_id, live_schema_sha=result.live_sha)
+    update_job(registry, job_id, live_schema_sha=result.live_sha, input_sha256=final_sha)
     finish_job(registry, job_id, status="succeeded", rows=result.rows, counts=counts)
-    return ScoreJobResult(job_id, result.rows, counts, recorder.events, input_sha, input_bytes)
+    return ScoreJobResult(job_id, result.rows, counts, recorder.events, final_sha, input_bytes)

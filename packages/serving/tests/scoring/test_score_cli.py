@@ -6,6 +6,7 @@ and a real SQLite registry; the job row and its events are read back through the
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,8 @@ def test_applied_through_the_cli(
     assert job["status"] == "succeeded" and job["rows"] == table.num_rows
     assert job["counts"] == {"reranker": table.num_rows, "fallback": 0}
     assert job["model_ids"] == [model_id] and job["live_schema_sha"] == SCHEMA_SHA
-    assert len(job["input_sha256"]) == 64 and job["stored"] is False
+    assert job["input_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert job["stored"] is False
     (event,) = [e for e in events_of(sqlite_cli, summary["job_id"]) if e["event"].startswith("r")]
     assert event["event"] == "reranker.applied" and event["level"] == "info"
     assert (event["reranker_model_id"], event["schema_sha"], event["rows"]) == (
