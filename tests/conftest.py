@@ -254,3 +254,37 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Wheels:
     for distribution in DISTRIBUTIONS:
         assert built.path(distribution).is_file(), sorted(p.name for p in dist.iterdir())
     return built
+
+
+class TesseraCli:
+    """Runs the workspace's ``tessera-lab`` / ``tessera-serve`` in a work directory.
+
+    The caller's ``TESSERA_*`` variables are dropped, so a test never reaches a user's
+    registry, store or receipts tree; state lives in ``<work>/.tessera`` unless overridden.
+    """
+
+    bin_dir = Path(sys.executable).parent
+
+    def __call__(
+        self, work: Path, *args: str, ok: tuple[int, ...] = (0,), **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("TESSERA_")}
+        environ.update(TESSERA_HOME=str(work / ".tessera"), OMP_WAIT_POLICY="passive")
+        environ.update(env)
+        result = subprocess.run(
+            [str(self.bin_dir / args[0]), *args[1:]],
+            cwd=work,
+            env=environ,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
+        assert result.returncode in ok, f"{args} exited {result.returncode}:\n{result.stderr}"
+        return result
+
+
+@pytest.fixture(scope="session")
+def tessera() -> TesseraCli:
+    """Run a Tessera CLI as a real subprocess: ``tessera(work, "tessera-lab", ...)``."""
+    return TesseraCli()

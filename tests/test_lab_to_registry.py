@@ -8,15 +8,13 @@ promote, and a smoke run is refused promotion with the reason.
 
 from __future__ import annotations
 
+import functools
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-BIN = Path(sys.executable).parent
 SPEC = """\
 dataset: dataset
 feature_families: [alignment, annotation_meta, knn, length, taxonomy]
@@ -32,67 +30,49 @@ license: {{id: Apache-2.0, url: "https://www.apache.org/licenses/LICENSE-2.0"}}
 """
 
 
-def run(work: Path, *args: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TESSERA_HOME": str(work / ".tessera"), "OMP_WAIT_POLICY": "passive"}
-    env.pop("TESSERA_DATABASE_URL", None)
-    env.pop("TESSERA_ARTIFACTS_URL", None)
-    result = subprocess.run(
-        [str(BIN / args[0]), *args[1:]],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    assert result.returncode in ok, f"{args} exited {result.returncode}:\n{result.stderr}"
-    return result
-
-
 @pytest.mark.slow
-def test_lab_runs_register_verify_and_promote(tmp_path: Path) -> None:
+def test_lab_runs_register_verify_and_promote(tmp_path: Path, tessera: Any) -> None:
     work = tmp_path
-    run(work, "tessera-lab", "dataset", "synth", "dataset", "--rows=6000", "--seed=7")
+    run = functools.partial(tessera, work)
+    run("tessera-lab", "dataset", "synth", "dataset", "--rows=6000", "--seed=7")
     (work / "pooled.yaml").write_text(SPEC.format(cells="pooled"))
     (work / "cats.yaml").write_text(SPEC.format(cells="per_category"))
-    run(work, "tessera-lab", "train", "pooled.yaml", "--name", "pool", "--quiet")
-    run(work, "tessera-lab", "train", "cats.yaml", "--name", "cat", "--quiet")
-    run(work, "tessera-lab", "train", "pooled.yaml", "--name", "quick", "--smoke", "--quiet")
+    run("tessera-lab", "train", "pooled.yaml", "--name", "pool", "--quiet")
+    run("tessera-lab", "train", "cats.yaml", "--name", "cat", "--quiet")
+    run("tessera-lab", "train", "pooled.yaml", "--name", "quick", "--smoke", "--quiet")
     categories = json.loads((work / "dataset" / "manifest.json").read_text())["categories"]
     cell_dirs = sorted(p.name for p in (work / "runs").glob("cat--*"))
     assert len(cell_dirs) == len(categories) > 1
 
-    run(work, "tessera-serve", "db", "upgrade")
-    refused = run(work, "tessera-serve", "register", "runs/pool", ok=(1,))
+    run("tessera-serve", "db", "upgrade")
+    refused = run("tessera-serve", "register", "runs/pool", ok=(1,))
     assert "matches no known live feature schema" in refused.stderr
-    run(work, "tessera-serve", "schemas", "add", "--manifest", "dataset/manifest.json")
-    registered = run(work, "tessera-serve", "register", "runs/pool", "runs/cat", "runs/quick")
+    run("tessera-serve", "schemas", "add", "--manifest", "dataset/manifest.json")
+    registered = run("tessera-serve", "register", "runs/pool", "runs/cat", "runs/quick")
     assert registered.stdout.splitlines() == [
         "registered pool#1 (pooled)",
         f"registered cat#1 ({len(categories)} cells: {', '.join(sorted(categories))})",
         "registered quick#1 (pooled)",
     ]
-    again = run(work, "tessera-serve", "register", "runs/cat")
+    again = run("tessera-serve", "register", "runs/cat")
     assert again.stdout.strip().startswith("already registered as cat#1")
 
-    verified = run(work, "tessera-serve", "verify")
+    verified = run("tessera-serve", "verify")
     assert f"{2 + len(categories)} model row(s) in 3 version(s)" in verified.stdout
 
-    assert run(work, "tessera-serve", "promote", "pool").stdout.strip() == (
+    assert run("tessera-serve", "promote", "pool").stdout.strip() == (
         "promoted pool#1 to production"
     )
-    assert run(work, "tessera-serve", "promote", "cat").stdout.strip() == (
-        "promoted cat#1 to production"
-    )
-    smoke = run(work, "tessera-serve", "promote", "quick", ok=(1,))
+    assert run("tessera-serve", "promote", "cat").stdout.strip() == ("promoted cat#1 to production")
+    smoke = run("tessera-serve", "promote", "quick", ok=(1,))
     assert "quick#1: is a smoke run (smoke: true)" in smoke.stderr
     assert smoke.stderr.count("\n") == 1
 
-    shown = json.loads(run(work, "tessera-serve", "models", "show", "cat@production").stdout)
+    shown = json.loads(run("tessera-serve", "models", "show", "cat@production").stdout)
     assert sorted(row["cell"] for row in shown["rows"]) == sorted(categories)
     run_json = json.loads((work / "runs" / cell_dirs[0] / "run.json").read_text())
     first = next(row for row in shown["rows"] if row["run_name"] == run_json["name"])
     assert first["artifact_sha256"] == run_json["model"]["sha256"]
     assert first["schema_sha_v2"] == run_json["schema_sha"]
     assert first["feature_names"] == run_json["feature_names"]
-    run(work, "tessera-serve", "verify")
+    run("tessera-serve", "verify")

@@ -8,17 +8,16 @@ Each stage runs only when the one before succeeded (``check=True`` semantics of 
 
 from __future__ import annotations
 
+import functools
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tessera_contracts import DriftReport, RunSummary, load_json_file, load_receipts
 
-BIN = Path(sys.executable).parent
 STAGES = ["dataset_validation", "training", "evaluation", "registration", "scoring"]
 SPEC = """\
 dataset: dataset
@@ -33,47 +32,32 @@ license: {id: Apache-2.0, url: "https://www.apache.org/licenses/LICENSE-2.0"}
 """
 
 
-def stage(work: Path, run_id: str, *args: str) -> subprocess.CompletedProcess[str]:
+def stage(tessera: Any, work: Path, run_id: str, *args: str) -> subprocess.CompletedProcess[str]:
     """Run one pipeline step; a failure stops the pipeline (the test) right here."""
-    env = {
-        **os.environ,
-        "TESSERA_HOME": str(work / ".tessera"),
-        "TESSERA_RECEIPTS_DIR": str(work / "receipts"),
-        "TESSERA_PIPELINE": "quickstart",
-        "TESSERA_RUN_ID": run_id,
-        "OMP_WAIT_POLICY": "passive",
-    }
-    env.pop("TESSERA_DRIFT_THRESHOLD", None)
-    result = subprocess.run(
-        [str(BIN / args[0]), *args[1:]],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
+    receipts = {"TESSERA_RECEIPTS_DIR": str(work / "receipts"), "TESSERA_RUN_ID": run_id}
+    result: subprocess.CompletedProcess[str] = tessera(
+        work, *args, TESSERA_PIPELINE="quickstart", **receipts
     )
-    assert result.returncode == 0, f"{args} exited {result.returncode}:\n{result.stderr}"
     return result
 
 
-def main_job(work: Path, run_id: str, *, first: bool) -> Path:
+def main_job(tessera: Any, work: Path, run_id: str, *, first: bool) -> Path:
     """One run of the main job in its own directory; return its receipts directory."""
     (work / run_id).mkdir()
-    stage(work, run_id, "tessera-lab", "dataset", "synth", f"{run_id}/dataset", "--rows=3000")
+    step = functools.partial(stage, tessera, work, run_id)
+    step("tessera-lab", "dataset", "synth", f"{run_id}/dataset", "--rows=3000")
     (work / run_id / "spec.yaml").write_text(SPEC, encoding="utf-8")
-    stage(work, run_id, "tessera-lab", "train", f"{run_id}/spec.yaml", "--name", run_id, "--quiet")
+    step("tessera-lab", "train", f"{run_id}/spec.yaml", "--name", run_id, "--quiet")
     if first:  # the registry learns the live feature schema once
-        manifest = f"{run_id}/dataset/manifest.json"
-        stage(work, run_id, "tessera-serve", "schemas", "add", "--manifest", manifest)
-    stage(work, run_id, "tessera-serve", "register", f"runs/{run_id}", "--name", "demo")
-    stage(
-        work, run_id, "tessera-serve", "score", "--model", "demo",
+        step("tessera-serve", "schemas", "add", "--manifest", f"{run_id}/dataset/manifest.json")
+    step("tessera-serve", "register", f"runs/{run_id}", "--name", "demo")
+    step(
+        "tessera-serve", "score", "--model", "demo",
         "--input", f"{run_id}/dataset/eval.parquet", "--output", f"{run_id}/scores.parquet",
         "--backend", "lightgbm", "--threads", "1",
     )  # fmt: skip
-    summary = stage(
-        work, run_id, "tessera-lab", "receipts", "summarize", f"receipts/quickstart/{run_id}",
+    summary = step(
+        "tessera-lab", "receipts", "summarize", f"receipts/quickstart/{run_id}",
         "--expect", ",".join(STAGES),
     )  # fmt: skip
     assert "PASSED" in summary.stdout
@@ -81,10 +65,12 @@ def main_job(work: Path, run_id: str, *, first: bool) -> Path:
 
 
 @pytest.mark.slow
-def test_the_main_job_twice_leaves_receipts_and_a_clean_drift_report(tmp_path: Path) -> None:
-    stage(tmp_path, "setup", "tessera-serve", "db", "upgrade")
-    first = main_job(tmp_path, "run-1", first=True)
-    second = main_job(tmp_path, "run-2", first=False)
+def test_the_main_job_twice_leaves_receipts_and_a_clean_drift_report(
+    tmp_path: Path, tessera: Any
+) -> None:
+    stage(tessera, tmp_path, "setup", "tessera-serve", "db", "upgrade")
+    first = main_job(tessera, tmp_path, "run-1", first=True)
+    second = main_job(tessera, tmp_path, "run-2", first=False)
     a, b = load_receipts(first), load_receipts(second)
     assert [r.stage for r in a] == [r.stage for r in b] == STAGES
     for x, y in zip(a, b, strict=True):

@@ -8,11 +8,10 @@ scores must re-score under a second registration.
 
 from __future__ import annotations
 
+import functools
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -21,7 +20,6 @@ import pytest
 
 from tessera_contracts import FEATURE_SCHEMA_METADATA_KEY, load_run_record
 
-BIN = Path(sys.executable).parent
 SPEC = """\
 dataset: dataset
 feature_families: [alignment, annotation_meta, knn, length, taxonomy]
@@ -37,33 +35,18 @@ license: {id: Apache-2.0, url: "https://www.apache.org/licenses/LICENSE-2.0"}
 """
 
 
-def run(work: Path, *args: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TESSERA_HOME": str(work / ".tessera"), "OMP_WAIT_POLICY": "passive"}
-    result = subprocess.run(
-        [str(BIN / args[0]), *args[1:]],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-    )
-    assert result.returncode in ok, f"{args} exited {result.returncode}:\n{result.stderr}"
-    return result
-
-
 @pytest.mark.slow
-def test_lab_dataset_trains_registers_scores_and_rescores(tmp_path: Path) -> None:
+def test_lab_dataset_trains_registers_scores_and_rescores(tmp_path: Path, tessera: Any) -> None:
     work = tmp_path
-    run(work, "tessera-lab", "dataset", "synth", "dataset", "--rows=3000", "--seed=5")
+    run = functools.partial(tessera, work)
+    run("tessera-lab", "dataset", "synth", "dataset", "--rows=3000", "--seed=5")
     (work / "spec.yaml").write_text(SPEC)
-    run(work, "tessera-lab", "train", "spec.yaml", "--name", "e2e", "--runs-dir", "runs", "--quiet")
-    run(work, "tessera-serve", "db", "upgrade")
-    run(work, "tessera-serve", "schemas", "add", "--manifest", "dataset/manifest.json")
-    run(work, "tessera-serve", "register", "runs/e2e")
+    run("tessera-lab", "train", "spec.yaml", "--name", "e2e", "--runs-dir", "runs", "--quiet")
+    run("tessera-serve", "db", "upgrade")
+    run("tessera-serve", "schemas", "add", "--manifest", "dataset/manifest.json")
+    run("tessera-serve", "register", "runs/e2e")
     eval_path = work / "dataset" / "eval.parquet"
     scored = run(
-        work,
         "tessera-serve",
         "score",
         "--model",
@@ -99,7 +82,7 @@ def test_lab_dataset_trains_registers_scores_and_rescores(tmp_path: Path) -> Non
     assert set(out.column("source").to_pylist()) == {"reranker"}
     events = [
         json.loads(line)
-        for line in run(work, "tessera-serve", "events", str(job_id), "--json").stdout.splitlines()
+        for line in run("tessera-serve", "events", str(job_id), "--json").stdout.splitlines()
     ]
     assert [e["event"] for e in events if e["event"].startswith("reranker.")] == [
         "reranker.applied"
@@ -118,7 +101,6 @@ def test_lab_dataset_trains_registers_scores_and_rescores(tmp_path: Path) -> Non
     )
     pq.write_table(drifted, work / "drifted.parquet")
     fell = run(
-        work,
         "tessera-serve",
         "score",
         "--model",
@@ -144,7 +126,6 @@ def test_lab_dataset_trains_registers_scores_and_rescores(tmp_path: Path) -> Non
         SPEC.replace("seed: 3", "seed: 4").replace("num_boost_round: 25", "num_boost_round: 10")
     )
     run(
-        work,
         "tessera-lab",
         "train",
         "spec.yaml",
@@ -154,10 +135,10 @@ def test_lab_dataset_trains_registers_scores_and_rescores(tmp_path: Path) -> Non
         "runs",
         "--quiet",
     )
-    run(work, "tessera-serve", "register", "runs/e2e-v2", "--name", "e2e")
+    run("tessera-serve", "register", "runs/e2e-v2", "--name", "e2e")
     rescored = json.loads(
         run(
-            work, "tessera-serve", "rescore", "--model", "e2e#2", "--backend", "lightgbm", "--json"
+            "tessera-serve", "rescore", "--model", "e2e#2", "--backend", "lightgbm", "--json"
         ).stdout
     )
     assert rescored["rescored"] == eval_table.num_rows and rescored["resumed"] is False
