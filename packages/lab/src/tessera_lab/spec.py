@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from tessera_contracts import FAMILY_NAME_PATTERN, License
 from tessera_lab.errors import SpecError
+from tessera_lab.yaml_files import load_yaml_file
 
 METRIC_PATTERN = r"^(ndcg@[1-9][0-9]*|map@[1-9][0-9]*|auc|average_precision|binary_logloss)$"
 """Validation metrics LightGBM computes during boosting (early stopping, pruning, curves)."""
@@ -310,17 +311,7 @@ def parse_spec(data: Any, source: str, base_dir: Path) -> Spec:
 def load_spec(path: str | Path) -> Spec:
     """Read and validate ``spec.yaml``; malformed YAML is reported with its line."""
     spec_path = Path(path)
-    try:
-        text = spec_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"{spec_path}: cannot read spec: {exc}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise SpecError(f"{spec_path}: malformed YAML: {where}{problem}") from None
+    data = load_yaml_file(spec_path, what="spec", error=SpecError)
     return parse_spec(data, str(spec_path), spec_path.resolve().parent)
 
 

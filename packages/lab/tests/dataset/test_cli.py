@@ -158,7 +158,7 @@ def test_import_malformed_families(tmp_path: Path) -> None:
             families,
         )
     )
-    assert f"{families}: not valid YAML at line 2" in error
+    assert f"{families}: malformed YAML: line 2, column " in error
     families.write_text("knn: [f1, f2]\n")
     error = one_line_error(
         run(

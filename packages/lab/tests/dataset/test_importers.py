@@ -138,7 +138,7 @@ def test_missing_group_file_and_bad_mapping(tmp_path: Path) -> None:
     (tmp_path / "a.txt.query").write_text("2\n")
     bad = tmp_path / "fam.yaml"
     for text, message in (
-        ("knn: [f1\n", r"fam\.yaml: not valid YAML at line 2"),
+        ("knn: [f1\n", r"fam\.yaml: malformed YAML: line 2, column \d+: "),
         ("- f1\n", r"fam\.yaml: expected a non-empty mapping"),
         ("Knn: [f1, f2]\n", r"fam\.yaml: invalid feature family name 'Knn'"),
         ("knn: f1\n", r"fam\.yaml: family 'knn': expected a non-empty list"),

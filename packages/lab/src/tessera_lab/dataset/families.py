@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import yaml
-
 from tessera_contracts import ContractError, compute_schema_sha
 from tessera_lab.errors import DatasetError
+from tessera_lab.yaml_files import load_yaml_file
 
 DEFAULT_FAMILY = "features"
 
@@ -20,17 +19,7 @@ DEFAULT_FAMILY = "features"
 def load_family_mapping(path: str | Path) -> dict[str, list[str]]:
     """Parse and check a family mapping YAML; errors name the file and the family."""
     source = Path(path)
-    try:
-        text = source.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{source}: cannot read family mapping: {exc}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise DatasetError(f"{source}: not valid YAML{where}: {problem}") from exc
+    data = load_yaml_file(source, what="family mapping", error=DatasetError)
     if not isinstance(data, dict) or not data:
         raise DatasetError(
             f"{source}: expected a non-empty mapping 'family: [column, ...]', "
