@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 
 from conftest import Cli
 from tessera_serving.errors import NotFoundError, RegistrationError
-from tessera_serving.register import import_by_reference, register_runs
 from tessera_serving.registry import Registry, RerankerModel
-from tessera_serving.schemas import add_live_schema
+from tessera_serving.registry.live_schemas import add_live_schema
+from tessera_serving.registry.register import import_by_reference, register_runs
 from tessera_serving.store import shard
 
 SCHEMA = {"knn": ["knn_score", "knn_votes"], "length": ["query_len", "len_ratio"]}
@@ -286,8 +286,8 @@ def test_registry_over_an_fsspec_artifact_store(
 
     from tessera_serving.config import ServingConfig
     from tessera_serving.registry import create_registry_engine, open_registry, upgrade
+    from tessera_serving.registry.verify import verify_registry
     from tessera_serving.store import FsspecArtifactStore
-    from tessera_serving.verify import verify_registry
 
     config = ServingConfig.from_env(
         state_dir=tmp_path, database_url=sqlite_url, artifacts_url=f"memory://t-{uuid.uuid4().hex}"
