@@ -22,15 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec
 
-from tessera_contracts import (
-    ContractError,
-    FileRef,
-    Receipt,
-    ReceiptRecorder,
-    parse_json,
-    resolve_run_id,
-    write_receipt,
-)
+from tessera_contracts import ContractError, FileRef, Receipt, parse_json
+from tessera_contracts.receipts import ReceiptRecorder, resolve_run_id, write_receipt
 from tessera_lab import __version__
 from tessera_lab.provenance import PRODUCER_NAME
 

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tessera_contracts import (
+from tessera_contracts import ContractError, to_json_text
+from tessera_contracts.receipts import (
     FAIL_ON_CHOICES,
-    ContractError,
     compare_runs,
     drift_reaches,
     load_receipts,
@@ -24,7 +24,6 @@ from tessera_contracts import (
     render_receipt_markdown,
     render_summary_markdown,
     summarize_run,
-    to_json_text,
     write_run_report,
 )
 from tessera_lab.receipts import run_receipts_dir

@@ -15,14 +15,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tessera_contracts import (
+from tessera_contracts import Receipt, to_json_text
+from tessera_contracts.receipts import (
     FAIL_ON_CHOICES,
-    Receipt,
     compare_runs,
     drift_reaches,
     render_drift_markdown,
     render_receipt_markdown,
-    to_json_text,
     write_run_report,
 )
 from tessera_serving import (

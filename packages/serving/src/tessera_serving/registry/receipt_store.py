@@ -11,12 +11,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from tessera_contracts import (
-    Receipt,
-    ReceiptRecorder,
-    validate_plain,
-    write_receipt,
-)
+from tessera_contracts import Receipt, validate_plain
+from tessera_contracts.receipts import ReceiptRecorder, write_receipt
 from tessera_serving import __version__
 from tessera_serving.registry.engine import Registry
 from tessera_serving.registry.receipt_tables import StageReceipt

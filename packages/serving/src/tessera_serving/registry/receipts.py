@@ -19,7 +19,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import select
 
-from tessera_contracts import ReceiptRecorder
+from tessera_contracts.receipts import ReceiptRecorder
 from tessera_serving.registry.engine import Registry
 from tessera_serving.registry.receipt_store import bind_call, serving_recorder
 from tessera_serving.registry.rundir import expand_run_paths

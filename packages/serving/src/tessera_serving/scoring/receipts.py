@@ -16,7 +16,8 @@ from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import select
 
-from tessera_contracts import FileRef, ReceiptRecorder
+from tessera_contracts import FileRef
+from tessera_contracts.receipts import ReceiptRecorder
 from tessera_serving.registry.engine import Registry
 from tessera_serving.registry.receipt_store import JobLink, bind_call, serving_recorder
 from tessera_serving.registry.scoring_tables import CurrentScore, ScoringJob

@@ -29,10 +29,11 @@ from typing import Any, Self
 
 from pydantic import ValidationError
 
-from ._errors import ContractError
-from ._fingerprints import canonical_json
-from ._json_io import format_validation_error
-from ._receipts import (
+from tessera_contracts._errors import ContractError
+from tessera_contracts._file_hash import sha256_file
+from tessera_contracts._fingerprints import canonical_json
+from tessera_contracts._json_io import format_validation_error
+from tessera_contracts._receipts import (
     ErrorEntry,
     FileRef,
     FileSet,
@@ -42,34 +43,19 @@ from ._receipts import (
     RecordStats,
     Validation,
     receipt_fingerprint,
-    receipt_path,
-    write_receipt,
 )
-from ._values import GIT_SHA_PATTERN, NAME_PATTERN
+from tessera_contracts._values import GIT_SHA_PATTERN, NAME_PATTERN
+
+from .files import receipt_path, write_receipt
 
 RUN_ID_ENV = "TESSERA_RUN_ID"
 PIPELINE_ENV = "TESSERA_PIPELINE"
 RECEIPTS_DIR_ENV = "TESSERA_RECEIPTS_DIR"
 DEFAULT_PIPELINE = "default"
-HASH_CHUNK_BYTES = 1 << 20
 _NAME_RE = re.compile(NAME_PATTERN)
 _GIT_RE = re.compile(GIT_SHA_PATTERN)
 
 ReceiptSink = Callable[[Receipt], object]
-
-
-def sha256_file(path: str | Path) -> tuple[str, int]:
-    """Stream ``path`` through sha256 in 1 MiB chunks; return (hex digest, size in bytes)."""
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        with Path(path).open("rb") as handle:
-            while chunk := handle.read(HASH_CHUNK_BYTES):
-                digest.update(chunk)
-                size += len(chunk)
-    except OSError as exc:
-        raise ContractError(f"{path}: cannot hash file: {exc.strerror or exc}") from exc
-    return digest.hexdigest(), size
 
 
 @lru_cache(maxsize=32)
@@ -343,10 +329,6 @@ class ReceiptRecorder:
         for sink in self.sinks:
             sink(receipt)
         return written
-
-    def write_to(self, directory: str | Path) -> None:
-        """Also write the receipt to ``directory`` (e.g. once a run directory exists)."""
-        self.receipts_dirs.append(Path(directory))
 
 
 def _one_line(message: str) -> str:
