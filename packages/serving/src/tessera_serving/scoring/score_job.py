@@ -7,13 +7,13 @@ each output batch is written to the score store in its own transaction.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tessera_contracts import sha256_stream
 from tessera_serving.backends import BackendEvent, load_predictor
 from tessera_serving.errors import ScoringError
 from tessera_serving.registry import Registry
@@ -25,8 +25,6 @@ from tessera_serving.scoring.parquet_io import DEFAULT_BATCH_SIZE, score_file
 from tessera_serving.scoring.receipts import recorded_scoring
 from tessera_serving.scoring.scorer import FALLBACK, RERANKER, ScoringModel
 from tessera_serving.scoring.stored_scores import rows_from_batch, store_scores
-
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -99,14 +97,11 @@ _HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tessera-input-ha
 
 def file_sha256(path: Path) -> str:
     """The sha256 of a file's bytes, streamed."""
-    digest = hashlib.sha256()
     try:
         with path.open("rb") as fh:
-            while chunk := fh.read(_CHUNK):
-                digest.update(chunk)
+            return sha256_stream(fh)[0]
     except FileNotFoundError as exc:
         raise ScoringError(f"input {path}: no such file") from exc
-    return digest.hexdigest()
 
 
 @recorded_scoring
