@@ -19,6 +19,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import select
 
+from tessera_contracts import run_record_content
 from tessera_contracts.receipts import ReceiptRecorder
 from tessera_serving.registry.engine import Registry
 from tessera_serving.registry.receipt_store import bind_call, serving_recorder
@@ -29,9 +30,6 @@ P = ParamSpec("P")
 
 
 R = TypeVar("R")
-
-
-_RUN_VOLATILE = ("created_at", "duration_s", "name", "producer")  # not content
 
 
 _ROW_FIELDS = (
@@ -52,10 +50,7 @@ def _record_run_dir(rec: ReceiptRecorder, run_dir: Path, used: set[str]) -> None
     if key in used:
         key = f"{key}@{run_dir.name}"
     used.add(key)
-    content = {k: v for k, v in record.items() if k not in _RUN_VOLATILE}
-    if isinstance(content.get("dataset"), dict):  # hashes a manifest with a timestamp
-        content["dataset"] = {k: v for k, v in content["dataset"].items() if k != "manifest_sha256"}
-    rec.add_input_data(f"{key}/run.json#content", content)
+    rec.add_input_data(f"{key}/run.json#content", run_record_content(record))
     # spec.yaml is provenance stored verbatim; it names the dataset's location, so it is left
     # out: the run's identity is its run.json content and its booster.
     if (run_dir / "model.txt").is_file():
@@ -121,8 +116,7 @@ def recorded_import(fn: Callable[P, Any]) -> Callable[P, Any]:
             except (OSError, ValueError):
                 content = None  # the import reports the unreadable file itself
             if isinstance(content, dict):
-                content = {k: v for k, v in content.items() if k not in _RUN_VOLATILE}
-                rec.add_input_data("run.json#content", content)
+                rec.add_input_data("run.json#content", run_record_content(content))
             rec.add_input_data("artifact", {"sha256": str(bound.arguments["sha256"])})
             try:
                 result = fn(*bound.args, **bound.kwargs)
