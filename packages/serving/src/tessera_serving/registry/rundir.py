@@ -13,8 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from tessera_contracts import (
     ContractError,
     RunRecord,
@@ -23,8 +21,8 @@ from tessera_contracts import (
     parse_json,
 )
 from tessera_serving.errors import RegistrationError
+from tessera_serving.registry.yaml_io import load_yaml, read_text
 
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
 RUN_FILES = ("run.json", "spec.yaml", "model.txt")
 
 
@@ -125,12 +123,8 @@ def check_booster(model_bytes: bytes, record: RunRecord, source: str, sha256: st
 
 def read_spec(path: Path) -> str:
     """``spec.yaml``'s text, which must be a YAML mapping."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.load(text, Loader=_YAML_LOADER)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RegistrationError(f"{path}: not readable YAML: {first}") from exc
+    text = read_text(path, RegistrationError)
+    data = load_yaml(text, str(path), RegistrationError)
     if not isinstance(data, dict):
         raise RegistrationError(f"{path}: expected a YAML mapping, found {type(data).__name__}")
     return text
