@@ -156,11 +156,6 @@ def load_run_dir(run_dir: str | Path) -> LoadedRun:
     )
 
 
-def expand_run_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """The run directories ``paths`` stand for (see :func:`expand_run_sets`)."""
-    return [path for path, _ in expand_run_sets(paths)]
-
-
 def expand_run_sets(paths: Iterable[str | Path]) -> list[tuple[Path, str | None]]:
     """Each run directory with the model name its path implies (None: from run.json).
 

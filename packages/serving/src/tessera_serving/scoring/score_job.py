@@ -22,7 +22,7 @@ from tessera_serving.scoring import events as ev
 from tessera_serving.scoring.guard import FeatureSchema, ModelCell
 from tessera_serving.scoring.jobs import JobEventRecorder, create_job, finish_job, update_job
 from tessera_serving.scoring.parquet_io import DEFAULT_BATCH_SIZE, score_file
-from tessera_serving.scoring.receipts import recorded_scoring
+from tessera_serving.scoring.receipts import ScoringReceipt
 from tessera_serving.scoring.scorer import FALLBACK, RERANKER, ScoringModel
 from tessera_serving.scoring.stored_scores import rows_from_batch, store_scores
 
@@ -104,7 +104,6 @@ def file_sha256(path: Path) -> str:
         raise ScoringError(f"input {path}: no such file") from exc
 
 
-@recorded_scoring
 def run_score_job(
     registry: Registry,
     model_ref: str,
@@ -114,7 +113,27 @@ def run_score_job(
     *,
     on_created: Callable[[int], None] | None = None,
 ) -> ScoreJobResult:
-    """Score ``input_path`` into ``output_path`` with ``model_ref`` as one recorded job."""
+    """Score ``input_path`` into ``output_path`` with ``model_ref`` as one recorded job.
+
+    Leaves a ``scoring`` receipt linked to the job (``scoring/receipts.py``).
+    """
+    with ScoringReceipt(registry, model_ref, input_path, options, on_created) as receipt:
+        result = _score_job(
+            registry, model_ref, input_path, output_path, options, on_created=receipt.on_created
+        )
+        receipt.scored(result, output_path)
+    return result
+
+
+def _score_job(
+    registry: Registry,
+    model_ref: str,
+    input_path: Path,
+    output_path: Path,
+    options: ScoreOptions,
+    *,
+    on_created: Callable[[int], None],
+) -> ScoreJobResult:
     cells = resolve_cells(registry, model_ref)
     if not input_path.is_file():
         raise ScoringError(f"input {input_path}: no such file")
@@ -146,8 +165,7 @@ def run_score_job(
         output_path=str(output_path.absolute()),
         stored=options.store,
     )
-    if on_created is not None:
-        on_created(job_id)
+    on_created(job_id)
     recorder = JobEventRecorder(registry, job_id)
     stored = 0
 
