@@ -7,6 +7,7 @@ each output batch is written to the score store in its own transaction.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -92,7 +93,17 @@ def registry_model(
     return ScoringModel(cells, load)
 
 
-_HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tessera-input-hash")
+_HASHER: ThreadPoolExecutor | None = None
+_HASHER_LOCK = threading.Lock()
+
+
+def _hasher() -> ThreadPoolExecutor:
+    """The one input-hashing thread, created on first use: importing this module starts none."""
+    global _HASHER
+    with _HASHER_LOCK:
+        if _HASHER is None:
+            _HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tessera-input-hash")
+        return _HASHER
 
 
 def file_sha256(path: Path) -> str:
@@ -145,7 +156,7 @@ def _score_job(
         stored_sha = registry.store.put_file(input_path)
         input_sha, input_uri = stored_sha, registry.store.uri(stored_sha)
     else:  # hash beside the scoring (hashlib releases the GIL); the job gets it at the end
-        hashing = _HASHER.submit(file_sha256, input_path)
+        hashing = _hasher().submit(file_sha256, input_path)
     first = cells[0]
     job_id = create_job(
         registry,
