@@ -16,8 +16,6 @@ from pathlib import Path
 from tessera_contracts import (
     ContractError,
     RunRecord,
-    compute_feature_schema_sha,
-    compute_schema_sha,
     parse_json,
 )
 from tessera_serving.errors import RegistrationError
@@ -61,29 +59,15 @@ def contained_file(run_dir: Path, name: str) -> Path:
 
 
 def parse_run_json(raw: bytes, source: str) -> RunRecord:
-    """``run.json`` bytes validated through the contracts (errors name file and field)."""
+    """``run.json`` bytes validated through the contracts (errors name file and field).
+
+    ``RunRecord`` recomputes both fingerprints from ``feature_schema`` itself, so a record
+    that parses carries the right ones.
+    """
     try:
-        record = parse_json(RunRecord, raw, source)
+        return parse_json(RunRecord, raw, source)
     except ContractError as exc:
         raise RegistrationError(str(exc)) from exc
-    check_fingerprints(record, source)
-    return record
-
-
-def check_fingerprints(record: RunRecord, source: str) -> None:
-    """Recompute both fingerprints from ``feature_schema`` and compare with the stored ones."""
-    v1 = compute_feature_schema_sha(record.feature_schema.keys())
-    v2 = compute_schema_sha(record.feature_schema)
-    if record.feature_schema_sha != v1:
-        raise RegistrationError(
-            f"{source}: field 'feature_schema_sha': {record.feature_schema_sha!r} does not match "
-            f"feature_schema (expected {v1!r})"
-        )
-    if record.schema_sha != v2:
-        raise RegistrationError(
-            f"{source}: field 'schema_sha': {record.schema_sha!r} does not match feature_schema "
-            f"(expected {v2!r})"
-        )
 
 
 def check_booster(model_bytes: bytes, record: RunRecord, source: str, sha256: str) -> int:
