@@ -40,7 +40,7 @@ class RunReport:
         if not self.summary.passed:
             return f"run failed: stopped at {self.summary.stopped_at}"
         if drift_reaches(self.drift.severity, fail_on):
-            return f"drift {self.drift.severity} reaches {fail_on!r}, the level that fails the run"
+            return f"drift {self.drift.severity} reaches {fail_on!r}"
         return None
 
 
