@@ -72,6 +72,7 @@ def test_contracts_imports_nothing_but_pydantic_at_run_time(wheels: Any, tmp_pat
     code = (
         "import importlib.metadata as md, json, sys\n"
         "import tessera_contracts, tessera_contracts._schemas as s\n"
+        "import tessera_contracts.receipts  # the runtime ships in the wheel, stdlib only\n"
         "owners = md.packages_distributions()\n"
         "tops = {m.split('.')[0] for m in sys.modules} - set(sys.stdlib_module_names)\n"
         "print(json.dumps({'dists': sorted({d for t in tops for d in owners.get(t, [])}),\n"

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from tessera_contracts import DriftReport, RunSummary, load_json_file, load_receipts
+from tessera_contracts import DriftReport, RunSummary, load_json_file
+from tessera_contracts.receipts import load_receipts
 
 STAGES = ["dataset_validation", "training", "evaluation", "registration", "scoring"]
 SPEC = """\

@@ -13,16 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from tessera_contracts import (
-    ContractError,
-    DriftReport,
-    Receipt,
+from tessera_contracts import ContractError, DriftReport, Receipt, RunSummary, load_json_file
+from tessera_contracts.receipts import (
     ReceiptRecorder,
-    RunSummary,
     compare_runs,
     drift_reaches,
     find_previous_run,
-    load_json_file,
     load_receipts,
     resolve_drift_threshold,
     summarize_run,

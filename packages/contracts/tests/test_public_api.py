@@ -6,13 +6,19 @@ import __future__
 import importlib
 import inspect
 import pkgutil
+import subprocess
+import sys
+import tomllib
 import types
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 
+import pytest
 from pydantic import BaseModel
 
 import tessera_contracts
+import tessera_contracts.receipts
 
 # Classes and functions defined in the private modules that are deliberately not exported:
 # validation helpers the models use, the schema-file tooling and the model base class.
@@ -25,7 +31,11 @@ INTERNAL = {
     },
     "tessera_contracts._schemas": {"render_schema", "stale_schema_files", "write_schema_files"},
     "tessera_contracts._values": {"StrictModel"},
+    # the directory helpers the runtime's own modules share
+    "tessera_contracts.receipts.files": {"has_receipts", "write_text_atomic"},
 }
+ROOT = Path(__file__).resolve().parents[3]
+CORE_NOT_RUNTIME = "the contracts core never imports the receipts runtime"
 
 
 def ruff_sort_key(name: str) -> tuple[int, str]:
@@ -39,7 +49,8 @@ def ruff_sort_key(name: str) -> tuple[int, str]:
     return group, name
 
 
-def private_modules() -> list[types.ModuleType]:
+def core_modules() -> list[types.ModuleType]:
+    """The contract: the package's private modules (``_x.py``)."""
     return [
         importlib.import_module(f"tessera_contracts.{info.name}")
         for info in pkgutil.iter_modules(tessera_contracts.__path__)
@@ -47,44 +58,91 @@ def private_modules() -> list[types.ModuleType]:
     ]
 
 
-def test_all_is_sorted() -> None:
-    names = list(tessera_contracts.__all__)
+def runtime_modules() -> list[types.ModuleType]:
+    """The receipts runtime: the modules of ``tessera_contracts.receipts``."""
+    return [
+        importlib.import_module(f"tessera_contracts.receipts.{info.name}")
+        for info in pkgutil.iter_modules(tessera_contracts.receipts.__path__)
+    ]
+
+
+# Each public package with the modules whose public classes and functions it re-exports.
+PACKAGES = [
+    pytest.param(tessera_contracts, core_modules, id="core"),
+    pytest.param(tessera_contracts.receipts, runtime_modules, id="receipts"),
+]
+BOTH = pytest.mark.parametrize("package", [tessera_contracts, tessera_contracts.receipts])
+
+
+@BOTH
+def test_all_is_sorted(package: types.ModuleType) -> None:
+    names = list(package.__all__)
     assert names == sorted(names, key=ruff_sort_key)
     assert len(names) == len(set(names))
 
 
-def test_every_name_in_all_exists() -> None:
-    missing = [n for n in tessera_contracts.__all__ if not hasattr(tessera_contracts, n)]
+@BOTH
+def test_every_name_in_all_exists(package: types.ModuleType) -> None:
+    missing = [n for n in package.__all__ if not hasattr(package, n)]
     assert missing == []
 
 
-def test_all_is_exactly_the_public_names_of_the_package() -> None:
+@BOTH
+def test_all_is_exactly_the_public_names_of_the_package(package: types.ModuleType) -> None:
     public = {
         name
-        for name, value in vars(tessera_contracts).items()
+        for name, value in vars(package).items()
         if not name.startswith("_")
         and not isinstance(value, types.ModuleType | __future__._Feature)
     }
-    exported = set(tessera_contracts.__all__) - {"__version__"}
+    exported = set(package.__all__) - {"__version__"}
     assert public - exported == set(), "public names missing from __all__"
     assert exported - public == set(), "names in __all__ that the package does not define"
 
 
-def test_every_public_class_and_function_of_the_private_modules_is_exported() -> None:
+@pytest.mark.parametrize(("package", "modules"), PACKAGES)
+def test_every_public_class_and_function_of_the_modules_is_exported(
+    package: types.ModuleType, modules: Callable[[], list[types.ModuleType]]
+) -> None:
     unexported: list[str] = []
-    for module in private_modules():
+    for module in modules():
         internal = INTERNAL.get(module.__name__, set())
         for name, value in vars(module).items():
             defined_here = getattr(value, "__module__", None) == module.__name__
             is_api = inspect.isclass(value) or inspect.isfunction(value)
             if name.startswith("_") or not (defined_here and is_api) or name in internal:
                 continue
-            if getattr(tessera_contracts, name, None) is not value:
+            if getattr(package, name, None) is not value:
                 unexported.append(f"{module.__name__}.{name}")
     assert unexported == [], (
-        f"{unexported}: re-export from tessera_contracts/__init__.py and add to __all__, or, if "
-        "deliberately private, add to INTERNAL in this test"
+        f"{unexported}: re-export from {package.__name__}/__init__.py and add to __all__, or, "
+        "if deliberately private, add to INTERNAL in this test"
     )
+
+
+def test_the_packages_export_disjoint_names() -> None:
+    # A name has one home: the contract or the runtime, never both.
+    shared = set(tessera_contracts.__all__) & set(tessera_contracts.receipts.__all__)
+    assert shared == set()
+
+
+def test_importing_the_core_loads_no_receipts_runtime() -> None:
+    code = (
+        "import sys, tessera_contracts, tessera_contracts._schemas\n"
+        "print(sorted(m for m in sys.modules if m.startswith('tessera_contracts.receipts')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_import_linter_contract_lists_every_core_module() -> None:
+    # lint-imports takes no wildcard here: a new core module must be added to the contract.
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contracts = config["tool"]["importlinter"]["contracts"]
+    (contract,) = [c for c in contracts if c["name"] == CORE_NOT_RUNTIME]
+    expected = {"tessera_contracts"} | {m.__name__ for m in core_modules()}
+    assert set(contract["source_modules"]) == expected
+    assert "tessera_contracts.receipts" in contract["forbidden_modules"]
 
 
 def test_internal_names_still_exist() -> None:
@@ -92,6 +150,19 @@ def test_internal_names_still_exist() -> None:
     for module_name, names in INTERNAL.items():
         module = importlib.import_module(module_name)
         assert all(hasattr(module, n) for n in names), module_name
+
+
+def test_the_runtime_defines_no_model() -> None:
+    # Both sides validate the models, so they are the contract and live in the core.
+    models = [
+        f"{module.__name__}.{name}"
+        for module in runtime_modules()
+        for name, value in vars(module).items()
+        if inspect.isclass(value)
+        and issubclass(value, BaseModel)
+        and value.__module__ == module.__name__
+    ]
+    assert models == []
 
 
 def test_every_exported_model_is_strict_and_frozen() -> None:

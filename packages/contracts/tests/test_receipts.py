@@ -20,11 +20,10 @@ from tessera_contracts import (
     Validation,
     aggregate_sha256,
     load_receipt,
-    load_receipts,
     receipt_fingerprint,
-    write_receipt,
 )
 from tessera_contracts._schemas import SCHEMA_DIR
+from tessera_contracts.receipts import load_receipts, write_receipt
 
 
 def sha(text: str) -> str:

@@ -11,16 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tessera_contracts import (
-    ContractError,
-    Receipt,
-    ReceiptRecorder,
-    canonical_json,
-    load_receipt,
-    resolve_pipeline,
-    resolve_run_id,
-    sha256_file,
-)
+from tessera_contracts import ContractError, Receipt, canonical_json, load_receipt, sha256_file
+from tessera_contracts.receipts import ReceiptRecorder, resolve_pipeline, resolve_run_id
 
 PRODUCER = ("tessera-test", "1.0")
 REPO = Path(__file__).resolve().parents[3]
@@ -176,7 +168,7 @@ def test_git_commit_of_the_code(tmp_path: Path) -> None:
 def test_processes_of_one_run_share_the_run_id(tmp_path: Path) -> None:
     script = (
         "import sys\n"
-        "from tessera_contracts import ReceiptRecorder\n"
+        "from tessera_contracts.receipts import ReceiptRecorder\n"
         "with ReceiptRecorder(stage=sys.argv[1], producer=('p', '1')) as rec:\n"
         "    rec.count(accepted=int(sys.argv[2]))\n"
     )

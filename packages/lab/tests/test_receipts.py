@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tessera_contracts import load_receipts
+from tessera_contracts.receipts import load_receipts
 from tessera_lab.dataset import synth_dataset
 from tessera_lab.receipts import run_receipts_dir
 

@@ -91,5 +91,17 @@ def test_importing_the_facade_is_cheap_and_changes_nothing() -> None:
     assert out.strip() == "[] True"
 
 
+def test_importing_the_scoring_modules_starts_no_thread() -> None:
+    # Executors are created when first needed, never at import.
+    probe = (
+        "import threading; import tessera_serving.scoring.score_job, "
+        "tessera_serving.scoring.rescore; print(threading.active_count())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "1"
+
+
 def test_version_is_the_distribution_version() -> None:
     assert tessera_serving.__version__ == version("tessera-serving")

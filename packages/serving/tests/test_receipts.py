@@ -16,12 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tessera_contracts import (
-    FEATURE_SCHEMA_METADATA_KEY,
-    Receipt,
-    compare_runs,
-    load_receipts,
-)
+from tessera_contracts import FEATURE_SCHEMA_METADATA_KEY, Receipt
+from tessera_contracts.receipts import compare_runs, load_receipts
 from tessera_serving.errors import RegistrationError
 from tessera_serving.registry import Registry
 from tessera_serving.registry.backfill import backfill_schema_sha_v2

@@ -1,9 +1,11 @@
 """Tessera's contract between the lab and serving.
 
 Tiny and stable: pydantic is the only dependency. It holds the one implementation
-of the feature-schema fingerprints, the dataset manifest (``ManifestV1``), the
-run record (``RunRecord``), and the stage receipts (``Receipt``, ``ReceiptRecorder``)
-with their run summary and drift report. See DESIGN.md sections 2, 3, 5 and 7.
+of the feature-schema fingerprints, canonical JSON and the streaming file hash, the
+dataset manifest (``ManifestV1``), the run record (``RunRecord``) and the models of stage
+receipts (``Receipt``), run summaries (``RunSummary``) and drift reports (``DriftReport``).
+See DESIGN.md sections 2, 3, 5 and 7. The code that records, summarizes and renders
+receipts is ``tessera_contracts.receipts``; this package never imports it.
 
 Errors: every contract violation raises ``ContractError`` (a ``ValueError``); its
 message is one line naming the offending value, and the file and field when a
@@ -12,18 +14,9 @@ file was loaded.
 
 from importlib.metadata import version as _version
 
-from ._drift import (
-    DRIFT_THRESHOLD_ENV,
-    FAIL_ON_CHOICES,
-    CountChange,
-    DriftReport,
-    StageDrift,
-    compare_runs,
-    drift_reaches,
-    render_drift_markdown,
-    resolve_drift_threshold,
-)
+from ._drift import CountChange, DriftReport, StageDrift
 from ._errors import ContractError
+from ._file_hash import sha256_file, sha256_stream
 from ._fingerprints import (
     FAMILY_NAME_PATTERN,
     canonical_json,
@@ -51,22 +44,10 @@ from ._receipts import (
     Validation,
     aggregate_sha256,
     load_receipt,
-    load_receipts,
     receipt_fingerprint,
-    receipt_path,
-    write_receipt,
-)
-from ._recorder import (
-    PIPELINE_ENV,
-    RECEIPTS_DIR_ENV,
-    RUN_ID_ENV,
-    ReceiptRecorder,
-    git_commit,
-    resolve_pipeline,
-    resolve_run_id,
-    sha256_file,
 )
 from ._run_record import (
+    RUN_RECORD_VOLATILE,
     CategoryMetrics,
     DatasetRef,
     Gate,
@@ -74,29 +55,19 @@ from ._run_record import (
     ModelEntry,
     RunRecord,
     TuningSummary,
+    run_record_content,
 )
-from ._run_report import RunReport, find_previous_run, write_run_report
-from ._summary import (
-    RunSummary,
-    StageSummary,
-    render_receipt_markdown,
-    render_summary_markdown,
-    summarize_run,
-)
+from ._summary import RunSummary, StageSummary
 from ._values import FileEntry, License, Producer
 
 __version__ = _version("tessera-contracts")
 
 __all__ = [
     "DATASET_FILES",
-    "DRIFT_THRESHOLD_ENV",
-    "FAIL_ON_CHOICES",
     "FAMILY_NAME_PATTERN",
     "FEATURE_SCHEMA_METADATA_KEY",
     "KNOWN_STAGES",
-    "PIPELINE_ENV",
-    "RECEIPTS_DIR_ENV",
-    "RUN_ID_ENV",
+    "RUN_RECORD_VOLATILE",
     "CategoryMetrics",
     "ContractError",
     "CountChange",
@@ -114,10 +85,8 @@ __all__ = [
     "Producer",
     "Receipt",
     "ReceiptProducer",
-    "ReceiptRecorder",
     "RecordStats",
     "RunRecord",
-    "RunReport",
     "RunSummary",
     "StageDrift",
     "StageSummary",
@@ -126,31 +95,18 @@ __all__ = [
     "__version__",
     "aggregate_sha256",
     "canonical_json",
-    "compare_runs",
     "compute_feature_schema_sha",
     "compute_schema_sha",
-    "drift_reaches",
-    "find_previous_run",
     "format_validation_error",
-    "git_commit",
     "load_json_file",
     "load_manifest",
     "load_receipt",
-    "load_receipts",
     "load_run_record",
     "parse_json",
     "receipt_fingerprint",
-    "receipt_path",
-    "render_drift_markdown",
-    "render_receipt_markdown",
-    "render_summary_markdown",
-    "resolve_drift_threshold",
-    "resolve_pipeline",
-    "resolve_run_id",
+    "run_record_content",
     "sha256_file",
-    "summarize_run",
+    "sha256_stream",
     "to_json_text",
     "validate_plain",
-    "write_receipt",
-    "write_run_report",
 ]

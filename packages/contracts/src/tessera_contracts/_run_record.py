@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -163,3 +164,22 @@ class RunRecord(StrictModel):
                 f"model.num_trees {self.model.num_trees}"
             )
         return self
+
+
+RUN_RECORD_VOLATILE = ("created_at", "duration_s", "name", "producer")
+"""Top-level ``run.json`` fields that are not the run's content: wall-clock fields, the run's
+own name, and who wrote the file (a receipt records the code's commit and version itself)."""
+
+
+def run_record_content(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The content of a ``run.json`` object, as hashed into receipts by lab and serving.
+
+    Leaves out ``RUN_RECORD_VOLATILE`` and ``dataset.manifest_sha256`` (it hashes a manifest
+    that carries a timestamp), so two identical training runs have equal content. Takes the
+    plain JSON object, valid or not: a receipt records what was there.
+    """
+    content = {k: v for k, v in record.items() if k not in RUN_RECORD_VOLATILE}
+    dataset = content.get("dataset")
+    if isinstance(dataset, Mapping):
+        content["dataset"] = {k: v for k, v in dataset.items() if k != "manifest_sha256"}
+    return content

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tessera_contracts import Producer, git_commit
+from tessera_contracts import Producer
+from tessera_contracts.receipts import git_commit
 from tessera_lab import __version__
 
 PRODUCER_NAME = "tessera-lab"

@@ -22,24 +22,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec
 
-from tessera_contracts import (
-    ContractError,
-    FileRef,
-    Receipt,
-    ReceiptRecorder,
-    parse_json,
-    resolve_run_id,
-    write_receipt,
-)
+from tessera_contracts import ContractError, FileRef, Receipt, parse_json, run_record_content
+from tessera_contracts.receipts import ReceiptRecorder, resolve_run_id, write_receipt
 from tessera_lab import __version__
 from tessera_lab.provenance import PRODUCER_NAME
 
 RECEIPTS_SUBDIR = Path("report") / "receipts"
 DATASET_SPLITS = ("train.parquet", "eval.parquet")
-# Wall-clock fields, the run's own name, and provenance (who wrote the file: the receipt
-# itself records the code's git commit and version) are not content.
+# Wall-clock fields and provenance (who wrote the file: the receipt itself records the
+# code's git commit and version) are not content; run.json's rule is the contract's.
 _MANIFEST_VOLATILE = ("created_at", "producer")
-_RUN_VOLATILE = ("created_at", "duration_s", "name", "producer")
 P = ParamSpec("P")
 
 
@@ -163,9 +155,7 @@ def _cell_key(record: dict[str, Any]) -> str:
 def _record_outputs(rec: ReceiptRecorder, run_dirs: list[Path]) -> list[dict[str, Any]]:
     records = []
     for run_dir in run_dirs:
-        record = _json_content(run_dir / "run.json", _RUN_VOLATILE)
-        # manifest_sha256 hashes a file that carries a timestamp: not content.
-        record["dataset"] = {k: v for k, v in record["dataset"].items() if k != "manifest_sha256"}
+        record = run_record_content(_json_content(run_dir / "run.json", ()))
         key = _cell_key(record)
         rec.add_output(run_dir / "model.txt", name=f"{key}/model.txt")
         rec.add_output_data(f"{key}/spec.yaml#content", _spec_content(run_dir / "spec.yaml"))

@@ -79,9 +79,9 @@ def test_metadata_schema_must_match_manifest(dataset_dir: Path) -> None:
         table.replace_schema_metadata({"tessera.feature_schema": other}), path, compression="zstd"
     )
     manifest = json.loads((dataset_dir / "manifest.json").read_text())
-    from tessera_lab.dataset import sha256_file
+    from tessera_contracts import sha256_file
 
-    manifest["files"]["train.parquet"]["sha256"] = sha256_file(path)
+    manifest["files"]["train.parquet"]["sha256"] = sha256_file(path)[0]
     manifest["files"]["train.parquet"]["bytes"] = path.stat().st_size
     (dataset_dir / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(DatasetError, match=r"train.parquet: field 'feature_schema'"):

@@ -11,7 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tessera_lab.dataset import sha256_file, write_dataset
+from tessera_contracts import sha256_file
+from tessera_lab.dataset import write_dataset
 from tessera_lab.dataset.validate import validate_dataset
 
 from .conftest import SCHEMA, build_table
@@ -40,7 +41,7 @@ def _rewrite(root: Path, filename: str, table: pa.Table, *, fix_manifest: bool =
     if fix_manifest:
         manifest = json.loads((root / "manifest.json").read_text())
         manifest["files"][filename] = {
-            "sha256": sha256_file(path),
+            "sha256": sha256_file(path)[0],
             "rows": table.num_rows,
             "bytes": path.stat().st_size,
         }

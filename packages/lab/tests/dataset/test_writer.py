@@ -11,8 +11,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tessera_contracts import FEATURE_SCHEMA_METADATA_KEY, compute_schema_sha, load_manifest
-from tessera_lab.dataset import ROW_GROUP_SIZE, sha256_file, write_dataset
+from tessera_contracts import (
+    FEATURE_SCHEMA_METADATA_KEY,
+    compute_schema_sha,
+    load_manifest,
+    sha256_file,
+)
+from tessera_lab.dataset import ROW_GROUP_SIZE, write_dataset
 from tessera_lab.errors import DatasetError
 
 from .conftest import SCHEMA, MakeTable
@@ -50,7 +55,7 @@ def test_layout_manifest_and_metadata(tmp_path: Path, make_table: MakeTable) -> 
     for name, rows in (("train.parquet", 30), ("eval.parquet", 15)):
         entry = loaded.files[name]
         assert entry.rows == rows == pq.read_metadata(out / name).num_rows
-        assert entry.sha256 == sha256_file(out / name)
+        assert entry.sha256 == sha256_file(out / name)[0]
         assert entry.bytes == (out / name).stat().st_size
         schema = pq.read_schema(out / name)
         carried = json.loads(schema.metadata[FEATURE_SCHEMA_METADATA_KEY.encode()])

@@ -36,7 +36,7 @@ from .reader import Dataset, open_dataset
 from .synth import synth_dataset
 from .tabular import ColumnMap
 from .validate import validate_dataset
-from .writer import MANIFEST_FILE, ROW_GROUP_SIZE, sha256_file, write_dataset
+from .writer import MANIFEST_FILE, ROW_GROUP_SIZE, write_dataset
 
 __all__ = [
     "BASE_SCORE",
@@ -60,7 +60,6 @@ __all__ = [
     "import_text",
     "load_family_mapping",
     "open_dataset",
-    "sha256_file",
     "synth_dataset",
     "validate_dataset",
     "write_dataset",

@@ -10,12 +10,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from tessera_contracts import ContractError, ManifestV1, parse_json
+from tessera_contracts import ContractError, ManifestV1, parse_json, sha256_file
 from tessera_lab.errors import DatasetError
 
 from .checks import one_line
 from .columns import SPLITS, file_columns, read_feature_schema_metadata, split_filename
-from .writer import MANIFEST_FILE, sha256_file
+from .writer import MANIFEST_FILE
 
 DEFAULT_BATCH_SIZE = 64 * 1024
 
@@ -121,7 +121,7 @@ def verify_file(path: Path, manifest: ManifestV1, filename: str) -> None:
             f"{file}: field 'bytes': manifest says {entry.bytes}, file has {size} "
             "(file changed or truncated; rebuild the dataset)"
         )
-    digest = sha256_file(file)
+    digest = sha256_file(file)[0]
     if digest != entry.sha256:
         raise DatasetError(
             f"{file}: field 'sha256': manifest says {entry.sha256}, file has {digest} "

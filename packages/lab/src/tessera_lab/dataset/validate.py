@@ -17,6 +17,7 @@ from tessera_contracts import (
     ManifestV1,
     compute_feature_schema_sha,
     compute_schema_sha,
+    sha256_file,
 )
 from tessera_lab.errors import DatasetError
 
@@ -32,7 +33,7 @@ from .columns import (
     type_ok,
 )
 from .reader import read_manifest
-from .writer import MANIFEST_FILE, ROW_GROUP_SIZE, sha256_file
+from .writer import MANIFEST_FILE, ROW_GROUP_SIZE
 
 MAX_ROW_PROBLEMS_PER_FILE = 20
 
@@ -47,7 +48,7 @@ def _file_problems(root: Path, manifest: ManifestV1, filename: str) -> list[Prob
     size = path.stat().st_size
     if size != entry.bytes:
         problems.append(Problem(f"bytes: manifest says {entry.bytes}, file has {size}", filename))
-    digest = sha256_file(path)
+    digest = sha256_file(path)[0]
     if digest != entry.sha256:
         problems.append(
             Problem(f"sha256: manifest says {entry.sha256}, file has {digest}", filename)

@@ -7,7 +7,6 @@ into a hidden temporary directory beside it, fsynced, then renamed. An existing
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import os
 import re
@@ -28,6 +27,7 @@ from tessera_contracts import (
     Producer,
     compute_feature_schema_sha,
     compute_schema_sha,
+    sha256_file,
     to_json_text,
     validate_plain,
 )
@@ -70,15 +70,6 @@ def _batches(data: SplitData, split: str) -> Iterator[pa.RecordBatch]:
                 f"{split} data must be a pyarrow Table or an iterable of RecordBatch, "
                 f"found an item of type {type(item).__name__}"
             )
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fsync(path: Path) -> None:
@@ -126,7 +117,8 @@ def _write_split(
         if writer is not None:
             writer.close()
     _fsync(path)
-    return FileEntry(sha256=sha256_file(path), rows=checker.rows, bytes=path.stat().st_size)
+    digest, size = sha256_file(path)
+    return FileEntry(sha256=digest, rows=checker.rows, bytes=size)
 
 
 def _check_schema(feature_schema: Mapping[str, Sequence[str]], label_kind: str) -> None:

@@ -13,9 +13,9 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from .backend_events import BACKEND_COMPILED, BACKEND_FALLBACK, BackendEvent
 from .base import FloatMatrix, FloatVector, Predictor
 from .cache_manifest import CacheStore
-from .events import BACKEND_COMPILED, BACKEND_FALLBACK, BackendEvent
 from .lightgbm_backend import LightGBMPredictor
 from .selection import BACKENDS, BackendSelection, default_cache_dir, select_predictor
 from .threads import THREADS_ENV, omp_wait_policy, resolve_num_threads

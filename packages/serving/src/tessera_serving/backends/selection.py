@@ -18,11 +18,7 @@ from typing import Any
 
 from tessera_serving.errors import ConfigurationError
 
-from .base import FloatMatrix, FloatVector, Predictor
-from .cache_manifest import CacheEntry, CacheStore
-from .compile_cache import CompileCache
-from .compiled import compiler_available, compiler_identity
-from .events import (
+from .backend_events import (
     BACKEND_COMPILED,
     BACKEND_FALLBACK,
     COMPILE_FAILED,
@@ -31,6 +27,10 @@ from .events import (
     UNSUPPORTED_MODEL,
     BackendEvent,
 )
+from .base import FloatMatrix, FloatVector, Predictor
+from .cache_manifest import CacheEntry, CacheStore
+from .compile_cache import CompileCache
+from .compiled import compiler_available, compiler_identity
 from .lightgbm_backend import LightGBMPredictor
 from .model_info import parse_model_info, unsupported_reason
 from .threads import omp_wait_policy, resolve_num_threads

@@ -11,19 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from tessera_contracts import (
-    FAIL_ON_CHOICES,
-    Receipt,
+from tessera_contracts import Receipt
+from tessera_contracts.receipts import (
+    add_drift_options,
+    add_summarize_command,
     compare_runs,
-    drift_reaches,
-    render_drift_markdown,
+    print_drift,
     render_receipt_markdown,
-    to_json_text,
-    write_run_report,
 )
 from tessera_serving import (
     NotFoundError,
@@ -71,21 +68,6 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summarize(args: argparse.Namespace) -> int:
-    expected = [s.strip() for s in args.expect.split(",") if s.strip()] if args.expect else None
-    report = write_run_report(
-        args.dir,
-        threshold_pct=args.threshold,
-        expected_stages=expected,
-        previous_run_dir=args.previous,
-    )
-    print((args.dir / "summary.md").read_text(encoding="utf-8"), end="")
-    failure = report.failure(args.fail_on)
-    if failure is not None:
-        print(failure, file=sys.stderr)
-    return 0 if failure is None else 1
-
-
 def _drift(args: argparse.Namespace) -> int:
     with open_registry(config_from_args(args)) as registry:
         if args.run_a and args.run_b:
@@ -100,23 +82,7 @@ def _drift(args: argparse.Namespace) -> int:
         previous = receipts_for_run(registry, pairs[1][1], pairs[1][0])
     if not current or not previous:
         raise NotFoundError(f"no receipts for run id {pairs[0 if not current else 1][1]!r}")
-    report = compare_runs(previous, current, args.threshold)
-    print(to_json_text(report) if args.json else render_drift_markdown(report), end="")
-    return 1 if drift_reaches(report.severity, args.fail_on) else 0
-
-
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--threshold",
-        type=float,
-        help="count change (percent) that warns (default $TESSERA_DRIFT_THRESHOLD or 20)",
-    )
-    parser.add_argument(
-        "--fail-on",
-        choices=FAIL_ON_CHOICES,
-        default="alert",
-        help="exit 1 when the drift severity reaches this (default alert)",
-    )
+    return print_drift(compare_runs(previous, current, args.threshold), args)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -137,14 +103,7 @@ def add_parser(subparsers: Any) -> None:
     export.add_argument("--pipeline", help="only receipts of this pipeline")
     add_config_arguments(export)
     export.set_defaults(func=_export)
-    summ = sub.add_parser(
-        "summarize", help="write summary.json/summary.md/drift.json for one pipeline run"
-    )
-    summ.add_argument("dir", type=Path, help="the run's receipts directory")
-    summ.add_argument("--expect", help="comma-separated stages the run must have")
-    summ.add_argument("--previous", type=Path, help="compare with this run (default: latest)")
-    _common(summ)
-    summ.set_defaults(func=_summarize)
+    add_summarize_command(sub)
     drift = subparsers.add_parser(
         "drift",
         help="compare two runs' receipts in the registry",
@@ -155,5 +114,5 @@ def add_parser(subparsers: Any) -> None:
     drift.add_argument("--pipeline", help="only runs of this pipeline")
     drift.add_argument("--json", action="store_true", help="print the report as JSON")
     add_config_arguments(drift)
-    _common(drift)
+    add_drift_options(drift)
     drift.set_defaults(func=_drift)

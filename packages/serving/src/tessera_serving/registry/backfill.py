@@ -9,13 +9,16 @@ changes happen in one transaction: an invalid stored schema aborts with nothing 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from tessera_contracts import ContractError, compute_schema_sha
 from tessera_serving.errors import RegistryError
 from tessera_serving.registry import LiveSchema, Registry, RerankerModel
-from tessera_serving.registry.receipts import recorded_backfill
+from tessera_serving.registry.receipt_store import rejected_on_failure, serving_recorder
+from tessera_serving.registry.receipts import record_backfill, record_pending
 
 
 @dataclass(frozen=True)
@@ -43,39 +46,61 @@ def _v2(label: str, schema: dict[str, list[str]]) -> str:
         ) from exc
 
 
-@recorded_backfill
 def backfill_schema_sha_v2(registry: Registry, *, dry_run: bool = False) -> list[BackfillChange]:
-    """Compute and (unless ``dry_run``) store the missing column fingerprints."""
-    changes: list[BackfillChange] = []
-    with registry.transaction(readonly=dry_run) as session:
-        models = session.execute(
-            select(
-                RerankerModel.id,
-                RerankerModel.name,
-                RerankerModel.version,
-                RerankerModel.cell_key,
-                RerankerModel.feature_schema,
-            )
-            .where(RerankerModel.schema_sha_v2.is_(None))
-            .order_by(RerankerModel.id)
-        ).all()
-        for row_id, name, version, cell_key, schema in models:
-            label = f"model {name}#{version}" + (f" cell {cell_key!r}" if cell_key else "")
-            changes.append(BackfillChange("reranker_models", row_id, label, _v2(label, schema)))
-        schemas = session.execute(
-            select(LiveSchema.id, LiveSchema.name, LiveSchema.feature_schema)
-            .where(LiveSchema.schema_sha_v2.is_(None))
-            .order_by(LiveSchema.id)
-        ).all()
-        for row_id, name, schema in schemas:
-            label = f"live schema {name!r}"
-            changes.append(BackfillChange("live_schemas", row_id, label, _v2(label, schema)))
-        if not dry_run:
-            for change in changes:
-                table = RerankerModel if change.table == "reranker_models" else LiveSchema
-                session.execute(
-                    update(table)
-                    .where(table.id == change.id, table.schema_sha_v2.is_(None))
-                    .values(schema_sha_v2=change.schema_sha_v2)
-                )
+    """Compute and (unless ``dry_run``) store the missing column fingerprints.
+
+    Leaves a ``backfill`` receipt: the rows without a fingerprint in, the changes out.
+    """
+    rec = serving_recorder(registry, "backfill", unit="rows")
+    with rec:
+        rec.param("dry_run", bool(dry_run))
+        with registry.transaction(readonly=dry_run) as session:
+            models, schemas = _rows_without_v2(session)
+            pending = record_pending(rec, models, schemas)
+            with rejected_on_failure(rec, pending):
+                changes = _changes(models, schemas)
+                if not dry_run:
+                    _store(session, changes)
+        record_backfill(rec, pending, changes)
     return changes
+
+
+def _rows_without_v2(session: Session) -> tuple[list[Any], list[Any]]:
+    models = session.execute(
+        select(
+            RerankerModel.id,
+            RerankerModel.name,
+            RerankerModel.version,
+            RerankerModel.cell_key,
+            RerankerModel.feature_schema,
+        )
+        .where(RerankerModel.schema_sha_v2.is_(None))
+        .order_by(RerankerModel.id)
+    ).all()
+    schemas = session.execute(
+        select(LiveSchema.id, LiveSchema.name, LiveSchema.feature_schema)
+        .where(LiveSchema.schema_sha_v2.is_(None))
+        .order_by(LiveSchema.id)
+    ).all()
+    return list(models), list(schemas)
+
+
+def _changes(models: list[Any], schemas: list[Any]) -> list[BackfillChange]:
+    changes: list[BackfillChange] = []
+    for row_id, name, version, cell_key, schema in models:
+        label = f"model {name}#{version}" + (f" cell {cell_key!r}" if cell_key else "")
+        changes.append(BackfillChange("reranker_models", row_id, label, _v2(label, schema)))
+    for row_id, name, schema in schemas:
+        label = f"live schema {name!r}"
+        changes.append(BackfillChange("live_schemas", row_id, label, _v2(label, schema)))
+    return changes
+
+
+def _store(session: Session, changes: list[BackfillChange]) -> None:
+    for change in changes:
+        table = RerankerModel if change.table == "reranker_models" else LiveSchema
+        session.execute(
+            update(table)
+            .where(table.id == change.id, table.schema_sha_v2.is_(None))
+            .values(schema_sha_v2=change.schema_sha_v2)
+        )

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-import yaml
 from sqlalchemy import select
 
 from tessera_contracts import (
@@ -24,8 +23,8 @@ from tessera_contracts import (
 )
 from tessera_serving.errors import RegistrationError
 from tessera_serving.registry import LiveSchema, Registry, UniqueConflict
+from tessera_serving.registry.yaml_io import read_schema_file
 
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 
 
@@ -65,19 +64,7 @@ def schema_from_manifest(path: Path) -> tuple[dict[str, list[str]], str]:
 
 def schema_from_yaml(path: Path) -> dict[str, list[str]]:
     """A YAML mapping family -> list of column names, checked by the v2 fingerprint's rules."""
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RegistrationError(f"{path}: not readable YAML: {first}") from exc
-    if not isinstance(data, dict) or not data:
-        raise RegistrationError(f"{path}: expected a mapping family -> [columns], found {data!r}")
-    for family, columns in data.items():
-        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
-            raise RegistrationError(
-                f"{path}: family {family!r}: expected a list of column names, found {columns!r}"
-            )
-    schema = {str(family): list(columns) for family, columns in data.items()}
+    schema = read_schema_file(path, RegistrationError)
     check_schema(schema, str(path))
     return schema
 

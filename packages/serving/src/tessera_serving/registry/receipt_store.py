@@ -4,19 +4,15 @@ back by job or by pipeline run, export them as JSON files.
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
-from tessera_contracts import (
-    Receipt,
-    ReceiptRecorder,
-    validate_plain,
-    write_receipt,
-)
+from tessera_contracts import Receipt, validate_plain
+from tessera_contracts.receipts import ReceiptRecorder, write_receipt
 from tessera_serving import __version__
 from tessera_serving.registry.engine import Registry
 from tessera_serving.registry.receipt_tables import StageReceipt
@@ -24,11 +20,14 @@ from tessera_serving.registry.receipt_tables import StageReceipt
 PRODUCER_NAME = "tessera-serving"
 
 
-def bind_call(fn: Callable[..., Any], args: Any, kwargs: Any) -> inspect.BoundArguments:
-    """The arguments of a call to ``fn`` by parameter name, defaults applied."""
-    bound = inspect.signature(fn).bind(*args, **kwargs)
-    bound.apply_defaults()
-    return bound
+@contextmanager
+def rejected_on_failure(rec: ReceiptRecorder, records: int) -> Iterator[None]:
+    """A stage that raises inside this block rejects its ``records``; the error propagates."""
+    try:
+        yield
+    except Exception:
+        rec.count(records_in=records, rejected=records)
+        raise
 
 
 def store_receipt(registry: Registry, receipt: Receipt, job_id: int | None = None) -> int:

@@ -1,38 +1,25 @@
 """Registry stage receipts (DESIGN.md section 7): registration, import by reference, backfill.
 
-Each decorator wraps one stage's API entry point (one line at its definition). The receipt
-is stored in the registry (``stage_receipts``) and, with ``$TESSERA_RECEIPTS_DIR``, written
-to ``<dir>/<pipeline>/<run_id>/<stage>.json``. An exception inside the stage records a
-failed receipt and propagates unchanged.
+Each stage function opens its recorder (``serving_recorder``) and records what it read and
+wrote as it goes, from the bytes and rows it already holds: nothing is read a second time.
+The receipt is stored in the registry (``stage_receipts``) and, with
+``$TESSERA_RECEIPTS_DIR``, written to ``<dir>/<pipeline>/<run_id>/<stage>.json``. An
+exception inside the stage records a failed receipt and propagates unchanged.
 
-Content only: run.json is hashed without ``created_at``/``duration_s``/``name``; registry
-rows without ids, versions, timestamps or names (the model names are a parameter).
+Content only: run.json is hashed as ``run_record_content``; registry rows without ids,
+versions, timestamps or names (the model names are a parameter).
 """
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Sequence
+from typing import Any, Protocol
 
-from sqlalchemy import select
-
-from tessera_contracts import ReceiptRecorder
-from tessera_serving.registry.engine import Registry
-from tessera_serving.registry.receipt_store import bind_call, serving_recorder
-from tessera_serving.registry.rundir import expand_run_paths
-from tessera_serving.registry.tables import LiveSchema, RerankerModel
-
-P = ParamSpec("P")
-
-
-R = TypeVar("R")
-
-
-_RUN_VOLATILE = ("created_at", "duration_s", "name", "producer")  # not content
-
+from tessera_contracts import FileRef, run_record_content
+from tessera_contracts.receipts import ReceiptRecorder
+from tessera_serving.registry.models import ModelRow
+from tessera_serving.registry.rundir import LoadedRun
 
 _ROW_FIELDS = (
     "cell", "artifact_sha256", "feature_schema_sha", "schema_sha_v2", "objective",
@@ -40,144 +27,78 @@ _ROW_FIELDS = (
 )  # fmt: skip
 
 
-def _record_run_dir(rec: ReceiptRecorder, run_dir: Path, used: set[str]) -> None:
-    """run.json (as content), model.txt and spec.yaml of one run, keyed by its cell."""
+class RegisteredRows(Protocol):
+    """What a registration returns, as the receipt sees it."""
+
+    @property
+    def created(self) -> bool: ...
+    @property
+    def rows(self) -> tuple[ModelRow, ...]: ...
+
+
+def _cell_key(cell: object) -> str:
+    return "pooled" if cell is None else f"cell={cell}"
+
+
+def record_run_content(rec: ReceiptRecorder, raw: bytes, name: str = "run.json#content") -> None:
+    """``run.json`` bytes already read, as content; unreadable JSON is the stage's to report."""
     try:
-        record = json.loads((run_dir / "run.json").read_bytes())
-    except (OSError, ValueError):
-        return  # registration reports the unreadable run directory itself
-    if not isinstance(record, dict):
+        record = json.loads(raw)
+    except ValueError:
         return
-    key = "pooled" if record.get("cell") is None else f"cell={record['cell']}"
+    if isinstance(record, dict):
+        rec.add_input_data(name, run_record_content(record))
+
+
+def record_loaded_run(rec: ReceiptRecorder, run: LoadedRun, used: set[str]) -> None:
+    """run.json (as content) and model.txt of one checked run, keyed by its cell.
+
+    spec.yaml is provenance stored verbatim; it names the dataset's location, so it is left
+    out: the run's identity is its run.json content and its booster.
+    """
+    key = _cell_key(run.record.cell)
     if key in used:
-        key = f"{key}@{run_dir.name}"
+        key = f"{key}@{run.run_dir.name}"
     used.add(key)
-    content = {k: v for k, v in record.items() if k not in _RUN_VOLATILE}
-    if isinstance(content.get("dataset"), dict):  # hashes a manifest with a timestamp
-        content["dataset"] = {k: v for k, v in content["dataset"].items() if k != "manifest_sha256"}
-    rec.add_input_data(f"{key}/run.json#content", content)
-    # spec.yaml is provenance stored verbatim; it names the dataset's location, so it is left
-    # out: the run's identity is its run.json content and its booster.
-    if (run_dir / "model.txt").is_file():
-        rec.add_input(run_dir / "model.txt", name=f"{key}/model.txt")
+    record_run_content(rec, run.run_json.encode("utf-8"), f"{key}/run.json#content")
+    rec.add_input_ref(
+        FileRef(
+            path=f"{key}/model.txt", kind="file", sha256=run.model_sha256,
+            bytes=len(run.model_bytes), records=None,
+        )
+    )  # fmt: skip
 
 
-def recorded_registration(fn: Callable[P, list[Any]]) -> Callable[P, list[Any]]:
-    """Decorate ``register_runs``: inputs are the run directories, outputs the model rows."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> list[Any]:
-        bound = bind_call(fn, args, kwargs)
-        given = list(bound.arguments["paths"])  # an iterator is read once, here
-        bound.arguments["paths"] = given
-        paths = [Path(p) for p in expand_run_paths(given)]
-        registry: Registry = bound.arguments["registry"]
-        rec = serving_recorder(registry, "registration", unit="runs")
-        with rec:
-            rec.param("name", bound.arguments.get("name"))
-            rec.param("allow_unknown_schema", bool(bound.arguments.get("allow_unknown_schema")))
-            used: set[str] = set()
-            for path in paths:
-                _record_run_dir(rec, Path(path), used)
-            try:
-                result = fn(*bound.args, **bound.kwargs)
-            except Exception:
-                rec.count(records_in=len(paths), rejected=len(paths))
-                raise
-            _record_registered(rec, result)
-        return result
-
-    return wrapper
-
-
-def _record_registered(rec: ReceiptRecorder, result: list[Any]) -> None:
+def record_registered(rec: ReceiptRecorder, result: Sequence[RegisteredRows]) -> None:
     """The model rows registered (new: accepted; already there: skipped) as outputs."""
     rows = [(reg.created, row) for reg in result for row in reg.rows]
     for _created, row in rows:
-        cell = "pooled" if row.cell is None else f"cell={row.cell}"
         rec.add_output_data(
-            f"{row.name}/{cell}", {f: getattr(row, f) for f in _ROW_FIELDS}, records=1
+            f"{row.name}/{_cell_key(row.cell)}",
+            {f: getattr(row, f) for f in _ROW_FIELDS},
+            records=1,
         )
     rec.param("model_names", ",".join(sorted({row.name for _, row in rows})))
     created = sum(1 for c, _ in rows if c)
     rec.count(records_in=len(rows), accepted=created, skipped=len(rows) - created)
 
 
-def recorded_import(fn: Callable[P, Any]) -> Callable[P, Any]:
-    """Decorate ``import_by_reference``: a registration from run.json + an artifact in the store."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-        bound = bind_call(fn, args, kwargs)
-        registry: Registry = bound.arguments["registry"]
-        rec = serving_recorder(registry, "registration", unit="runs")
-        with rec:
-            rec.param("name", bound.arguments.get("name"))
-            rec.param("allow_unknown_schema", bool(bound.arguments.get("allow_unknown_schema")))
-            rec.param("via", "reference")
-            run_json = Path(bound.arguments["run_json"])
-            try:
-                content = json.loads(run_json.read_bytes())
-            except (OSError, ValueError):
-                content = None  # the import reports the unreadable file itself
-            if isinstance(content, dict):
-                content = {k: v for k, v in content.items() if k not in _RUN_VOLATILE}
-                rec.add_input_data("run.json#content", content)
-            rec.add_input_data("artifact", {"sha256": str(bound.arguments["sha256"])})
-            try:
-                result = fn(*bound.args, **bound.kwargs)
-            except Exception:
-                rec.count(records_in=1, rejected=1)
-                raise
-            _record_registered(rec, [result])
-        return result
-
-    return wrapper
+def record_pending(rec: ReceiptRecorder, models: Sequence[Any], schemas: Sequence[Any]) -> int:
+    """The rows without schema_sha_v2, as the backfill read them (no ids); return how many."""
+    pending = [
+        {"model": f"{name}#{version}", "cell": cell, "feature_schema": schema}
+        for _id, name, version, cell, schema in models
+    ] + [{"live_schema": name, "feature_schema": schema} for _id, name, schema in schemas]
+    rec.add_input_data("rows_without_schema_sha_v2", pending, records=len(pending))
+    return len(pending)
 
 
-def _rows_without_v2(registry: Registry) -> list[dict[str, Any]]:
-    with registry.transaction(readonly=True) as session:
-        models = session.execute(
-            select(RerankerModel.name, RerankerModel.version, RerankerModel.cell_key,
-                   RerankerModel.feature_schema)
-            .where(RerankerModel.schema_sha_v2.is_(None))
-            .order_by(RerankerModel.id)
-        ).all()  # fmt: skip
-        schemas = session.execute(
-            select(LiveSchema.name, LiveSchema.feature_schema)
-            .where(LiveSchema.schema_sha_v2.is_(None))
-            .order_by(LiveSchema.id)
-        ).all()
-    return [{"model": f"{n}#{v}", "cell": c, "feature_schema": fs} for n, v, c, fs in models] + [
-        {"live_schema": n, "feature_schema": fs} for n, fs in schemas
-    ]
-
-
-def recorded_backfill(fn: Callable[P, list[Any]]) -> Callable[P, list[Any]]:
-    """Decorate ``backfill_schema_sha_v2``: rows without v2 in, the fingerprints set out."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> list[Any]:
-        bound = bind_call(fn, args, kwargs)
-        registry: Registry = bound.arguments["registry"]
-        rec = serving_recorder(registry, "backfill", unit="rows")
-        with rec:
-            rec.param("dry_run", bool(bound.arguments.get("dry_run")))
-            pending = _rows_without_v2(registry)
-            rec.add_input_data("rows_without_schema_sha_v2", pending, records=len(pending))
-            try:
-                changes = fn(*bound.args, **bound.kwargs)
-            except Exception:
-                rec.count(records_in=len(pending), rejected=len(pending))
-                raise
-            rec.add_output_data(
-                "changes",
-                [{"table": c.table, "label": c.label, "schema_sha_v2": c.schema_sha_v2}
-                 for c in changes],
-                records=len(changes),
-            )  # fmt: skip
-            done = min(len(changes), len(pending))
-            rec.count(records_in=len(pending), accepted=done, skipped=len(pending) - done)
-        return changes
-
-    return wrapper
+def record_backfill(rec: ReceiptRecorder, pending: int, changes: Sequence[Any]) -> None:
+    """The fingerprints set (or that would be) as outputs."""
+    rec.add_output_data(
+        "changes",
+        [{"table": c.table, "label": c.label, "schema_sha_v2": c.schema_sha_v2} for c in changes],
+        records=len(changes),
+    )
+    done = min(len(changes), pending)
+    rec.count(records_in=pending, accepted=done, skipped=pending - done)

@@ -18,10 +18,16 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tessera_contracts.receipts import ReceiptRecorder
 from tessera_serving.errors import RegistrationError
 from tessera_serving.registry import LiveSchema, Registry, RerankerModel, UniqueConflict
 from tessera_serving.registry.models import ModelRow
-from tessera_serving.registry.receipts import recorded_import, recorded_registration
+from tessera_serving.registry.receipt_store import rejected_on_failure, serving_recorder
+from tessera_serving.registry.receipts import (
+    record_loaded_run,
+    record_registered,
+    record_run_content,
+)
 from tessera_serving.registry.rundir import (
     LoadedRun,
     check_booster,
@@ -222,7 +228,6 @@ def register_group(
     )
 
 
-@recorded_registration
 def register_runs(
     registry: Registry,
     paths: Iterable[str | Path],
@@ -230,8 +235,32 @@ def register_runs(
     name: str | None = None,
     allow_unknown_schema: bool = False,
 ) -> list[Registered]:
-    """Check every run directory first, then register each model name as one version."""
-    runs = [(load_run_dir(path), implied) for path, implied in expand_run_sets(paths)]
+    """Check every run directory first, then register each model name as one version.
+
+    Leaves a ``registration`` receipt: the run directories in, the model rows out.
+    """
+    run_sets = expand_run_sets(paths)
+    rec = serving_recorder(registry, "registration", unit="runs")
+    with rec:
+        rec.param("name", name)
+        rec.param("allow_unknown_schema", bool(allow_unknown_schema))
+        with rejected_on_failure(rec, len(run_sets)):
+            result = _register_runs(registry, rec, run_sets, name, allow_unknown_schema)
+        record_registered(rec, result)
+    return result
+
+
+def _register_runs(
+    registry: Registry,
+    rec: ReceiptRecorder,
+    run_sets: list[tuple[Path, str | None]],
+    name: str | None,
+    allow_unknown_schema: bool,
+) -> list[Registered]:
+    runs = [(load_run_dir(path), implied) for path, implied in run_sets]
+    used: set[str] = set()
+    for run, _ in runs:
+        record_loaded_run(rec, run, used)
     if not runs:
         raise RegistrationError("no run directories given")
     groups = group_runs(runs, name)
@@ -245,7 +274,6 @@ def register_runs(
     ]
 
 
-@recorded_import
 def import_by_reference(
     registry: Registry,
     *,
@@ -256,13 +284,43 @@ def import_by_reference(
     name: str | None = None,
     allow_unknown_schema: bool = False,
 ) -> Registered:
-    """Register a booster already in the store (by URI + sha256) with its ``run.json``."""
+    """Register a booster already in the store (by URI + sha256) with its ``run.json``.
+
+    Leaves a ``registration`` receipt (parameter ``via=reference``).
+    """
+    rec = serving_recorder(registry, "registration", unit="runs")
+    with rec:
+        rec.param("name", name)
+        rec.param("allow_unknown_schema", bool(allow_unknown_schema))
+        rec.param("via", "reference")
+        rec.add_input_data("artifact", {"sha256": str(sha256)})
+        with rejected_on_failure(rec, 1):
+            model, run = _import(registry, rec, uri, sha256, Path(run_json), spec_yaml, name)
+            result = register_group(
+                registry, model, [run], allow_unknown_schema=allow_unknown_schema,
+                via=VIA_REFERENCE,
+            )  # fmt: skip
+        record_registered(rec, [result])
+    return result
+
+
+def _import(
+    registry: Registry,
+    rec: ReceiptRecorder,
+    uri: str,
+    sha256: str,
+    run_json: Path,
+    spec_yaml: Path | None,
+    name: str | None,
+) -> tuple[str, LoadedRun]:
+    """The checked run of an import by reference and its model name."""
     from tessera_serving.registry.rundir import read_spec
 
     try:
-        raw = Path(run_json).read_bytes()
+        raw = run_json.read_bytes()
     except OSError as exc:
         raise RegistrationError(f"{run_json}: cannot read: {exc.strerror or exc}") from exc
+    record_run_content(rec, raw)
     record = parse_run_json(raw, str(run_json))
     store = registry.store
     try:
@@ -274,7 +332,7 @@ def import_by_reference(
     model_bytes = store.read_bytes(sha256)
     num_trees = check_booster(model_bytes, record, uri, hashlib.sha256(model_bytes).hexdigest())
     run = LoadedRun(
-        run_dir=Path(run_json).parent,
+        run_dir=run_json.parent,
         record=record,
         run_json=raw.decode("utf-8"),
         run_sha256=hashlib.sha256(raw).hexdigest(),
@@ -283,7 +341,4 @@ def import_by_reference(
         model_sha256=sha256,
         num_trees=num_trees,
     )
-    model = model_name_of(run, name)
-    return register_group(
-        registry, model, [run], allow_unknown_schema=allow_unknown_schema, via=VIA_REFERENCE
-    )
+    return model_name_of(run, name), run

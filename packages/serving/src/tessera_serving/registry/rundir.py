@@ -13,18 +13,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from tessera_contracts import (
     ContractError,
     RunRecord,
-    compute_feature_schema_sha,
-    compute_schema_sha,
     parse_json,
 )
 from tessera_serving.errors import RegistrationError
+from tessera_serving.registry.yaml_io import load_yaml, read_text
 
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present
 RUN_FILES = ("run.json", "spec.yaml", "model.txt")
 
 
@@ -63,29 +59,15 @@ def contained_file(run_dir: Path, name: str) -> Path:
 
 
 def parse_run_json(raw: bytes, source: str) -> RunRecord:
-    """``run.json`` bytes validated through the contracts (errors name file and field)."""
+    """``run.json`` bytes validated through the contracts (errors name file and field).
+
+    ``RunRecord`` recomputes both fingerprints from ``feature_schema`` itself, so a record
+    that parses carries the right ones.
+    """
     try:
-        record = parse_json(RunRecord, raw, source)
+        return parse_json(RunRecord, raw, source)
     except ContractError as exc:
         raise RegistrationError(str(exc)) from exc
-    check_fingerprints(record, source)
-    return record
-
-
-def check_fingerprints(record: RunRecord, source: str) -> None:
-    """Recompute both fingerprints from ``feature_schema`` and compare with the stored ones."""
-    v1 = compute_feature_schema_sha(record.feature_schema.keys())
-    v2 = compute_schema_sha(record.feature_schema)
-    if record.feature_schema_sha != v1:
-        raise RegistrationError(
-            f"{source}: field 'feature_schema_sha': {record.feature_schema_sha!r} does not match "
-            f"feature_schema (expected {v1!r})"
-        )
-    if record.schema_sha != v2:
-        raise RegistrationError(
-            f"{source}: field 'schema_sha': {record.schema_sha!r} does not match feature_schema "
-            f"(expected {v2!r})"
-        )
 
 
 def check_booster(model_bytes: bytes, record: RunRecord, source: str, sha256: str) -> int:
@@ -125,12 +107,8 @@ def check_booster(model_bytes: bytes, record: RunRecord, source: str, sha256: st
 
 def read_spec(path: Path) -> str:
     """``spec.yaml``'s text, which must be a YAML mapping."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.load(text, Loader=_YAML_LOADER)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RegistrationError(f"{path}: not readable YAML: {first}") from exc
+    text = read_text(path, RegistrationError)
+    data = load_yaml(text, str(path), RegistrationError)
     if not isinstance(data, dict):
         raise RegistrationError(f"{path}: expected a YAML mapping, found {type(data).__name__}")
     return text
@@ -160,11 +138,6 @@ def load_run_dir(run_dir: str | Path) -> LoadedRun:
         model_sha256=model_sha256,
         num_trees=num_trees,
     )
-
-
-def expand_run_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """The run directories ``paths`` stand for (see :func:`expand_run_sets`)."""
-    return [path for path, _ in expand_run_sets(paths)]
 
 
 def expand_run_sets(paths: Iterable[str | Path]) -> list[tuple[Path, str | None]]:

@@ -60,7 +60,7 @@ class ModelCell:
 
 
 @dataclass(frozen=True)
-class LiveSchema:
+class DeclaredSchema:
     """The input's declared feature schema and its v2 fingerprint (or why there is none)."""
 
     schema: dict[str, list[str]] | None
@@ -71,7 +71,7 @@ class LiveSchema:
 
 def declared_schema(
     arrow_schema: pa.Schema, override: FeatureSchema | None = None, *, source: str = "input"
-) -> LiveSchema:
+) -> DeclaredSchema:
     """The live schema: ``override`` if given, else the Arrow metadata, fingerprinted."""
     if override is not None:
         raw: Any = {k: list(v) for k, v in override.items()}
@@ -79,19 +79,19 @@ def declared_schema(
         meta = arrow_schema.metadata or {}
         text = meta.get(FEATURE_SCHEMA_METADATA_KEY.encode())
         if text is None:
-            return LiveSchema(
+            return DeclaredSchema(
                 None,
                 None,
                 ev.NO_FEATURE_SCHEMA,
                 f"{source} has no metadata key "
-                f"{FEATURE_SCHEMA_METADATA_KEY!r} and no --feature-schema was given",
+                f"{FEATURE_SCHEMA_METADATA_KEY!r} and no feature-schema override was given",
             )
         try:
             raw = json.loads(text)
         except ValueError as exc:
-            return LiveSchema(None, None, ev.INVALID_FEATURE_SCHEMA, f"{source}: {exc}")
+            return DeclaredSchema(None, None, ev.INVALID_FEATURE_SCHEMA, f"{source}: {exc}")
     if not isinstance(raw, dict) or not all(isinstance(v, list) for v in raw.values()):
-        return LiveSchema(
+        return DeclaredSchema(
             None,
             None,
             ev.INVALID_FEATURE_SCHEMA,
@@ -100,8 +100,8 @@ def declared_schema(
     try:
         sha = compute_schema_sha(raw)
     except ContractError as exc:
-        return LiveSchema(None, None, ev.INVALID_FEATURE_SCHEMA, f"{source}: {exc}")
-    return LiveSchema(raw, sha)
+        return DeclaredSchema(None, None, ev.INVALID_FEATURE_SCHEMA, f"{source}: {exc}")
+    return DeclaredSchema(raw, sha)
 
 
 def _numeric(dtype: pa.DataType) -> bool:
@@ -118,7 +118,7 @@ def _numeric(dtype: pa.DataType) -> bool:
 class GuardResult:
     """Boosters cleared to score, the refusal events, and the live fingerprint."""
 
-    live: LiveSchema
+    live: DeclaredSchema
     applied: list[ModelCell] = field(default_factory=list)
     events: list[ev.Event] = field(default_factory=list)
     per_category: bool = False
@@ -126,7 +126,7 @@ class GuardResult:
 
 def check(
     cells: Sequence[ModelCell],
-    live: LiveSchema,
+    live: DeclaredSchema,
     arrow_schema: pa.Schema,
     *,
     require_stage: str | None = None,

@@ -8,19 +8,17 @@ the batch size and a failed job leaves no output file.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import yaml
 
 from tessera_serving.errors import ScoringError
+from tessera_serving.registry.yaml_io import read_schema_file
 from tessera_serving.scoring import events as ev
 from tessera_serving.scoring import guard
 from tessera_serving.scoring.scorer import ScoreStats, ScoringModel, prepare
@@ -30,26 +28,8 @@ BatchCallback = Callable[[pa.RecordBatch, int], None]
 
 
 def read_feature_schema_file(path: Path) -> dict[str, list[str]]:
-    """A ``--feature-schema`` file: JSON or YAML mapping family -> list of column names."""
-    try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        raise ScoringError(f"--feature-schema {path}: cannot read: {exc.strerror}") from exc
-    try:
-        data: Any = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ScoringError(f"--feature-schema {path}: not valid JSON/YAML: {first}") from exc
-    ok = isinstance(data, dict) and all(
-        isinstance(k, str) and isinstance(v, list) and all(isinstance(c, str) for c in v)
-        for k, v in data.items()
-    )
-    if not ok:
-        raise ScoringError(
-            f"--feature-schema {path}: expected a mapping family -> list of column names, "
-            f"found {type(data).__name__}"
-        )
-    return {k: list(v) for k, v in data.items()}
+    """A feature-schema override file: JSON or YAML mapping family -> list of column names."""
+    return read_schema_file(path, ScoringError)
 
 
 def open_parquet(path: Path) -> pq.ParquetFile:

@@ -1,40 +1,45 @@
 """Scoring stage receipts (DESIGN.md section 7): scoring and re-scoring.
 
-Each decorator wraps one stage's API entry point. The receipt is stored in the registry,
-linked to the job, and written under ``$TESSERA_RECEIPTS_DIR`` when set. Re-scores are
-recorded as the resulting current scores (content only, no ids or timestamps).
+``run_score_job`` and ``run_rescore`` each open one of these recorders and tell it what
+they did; nothing here re-reads the input the job already hashed. The receipt is stored in
+the registry, linked to the job, and written under ``$TESSERA_RECEIPTS_DIR`` when set.
+Re-scores are recorded as the resulting current scores (content only, no ids or timestamps).
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from types import TracebackType
+from typing import Any, Protocol, Self
 
+import pyarrow as pa
 from sqlalchemy import select
 
-from tessera_contracts import FileRef, ReceiptRecorder
+from tessera_contracts import FileRef
+from tessera_contracts.receipts import ReceiptRecorder
+from tessera_serving.errors import ServingError
 from tessera_serving.registry.engine import Registry
-from tessera_serving.registry.receipt_store import JobLink, bind_call, serving_recorder
+from tessera_serving.registry.receipt_store import JobLink, serving_recorder
 from tessera_serving.registry.scoring_tables import CurrentScore, ScoringJob
-
-P = ParamSpec("P")
-
-
-R = TypeVar("R")
+from tessera_serving.scoring.parquet_io import open_parquet
 
 
-def _parquet_rows(path: Path) -> int | None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+class ScoredFile(Protocol):
+    """What a finished score job reports, as the receipt sees it."""
 
-    try:
-        return int(pq.ParquetFile(path).metadata.num_rows)
-    except (OSError, pa.ArrowException):
-        return None
+    @property
+    def job_id(self) -> int: ...
+    @property
+    def rows(self) -> int: ...
+    @property
+    def fallback_rows(self) -> int: ...
+    @property
+    def input_sha256(self) -> str: ...
+    @property
+    def input_bytes(self) -> int: ...
 
 
 def _model_input(rec: ReceiptRecorder, registry: Registry, job_id: int) -> ScoringJob | None:
@@ -47,61 +52,72 @@ def _model_input(rec: ReceiptRecorder, registry: Registry, job_id: int) -> Scori
     return job
 
 
-def recorded_scoring(fn: Callable[P, Any]) -> Callable[P, Any]:
-    """Decorate ``run_score_job``: input file and model in, output file out, rows by source."""
+def _footer_rows(path: Path) -> int:
+    """The input's row count from its Parquet footer (0 when unreadable): what a failure rejects."""
+    try:
+        return int(open_parquet(path).metadata.num_rows)
+    except (ServingError, OSError, pa.ArrowException):
+        return 0
 
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-        bound = bind_call(fn, args, kwargs)
-        registry: Registry = bound.arguments["registry"]
-        link, callback = JobLink(), bound.arguments.get("on_created")
 
-        def on_created(job_id: int) -> None:
-            link(job_id)
-            if callback is not None:
-                callback(job_id)
+class ScoringReceipt:
+    """The ``scoring`` receipt of one score job: request, input, model, output, row counts."""
 
-        bound.arguments["on_created"] = on_created
-        input_path, output_path = (
-            Path(bound.arguments["input_path"]),
-            bound.arguments["output_path"],
-        )
-        options = bound.arguments["options"]
-        rec = serving_recorder(registry, "scoring", unit="rows", link=link)
-        with rec:
-            rows = _parquet_rows(input_path)
-            rec.param("model_ref", bound.arguments["model_ref"])
-            rec.param("require_stage", getattr(options, "require_stage", None))
-            rec.param("store", bool(getattr(options, "store", False)))
-            if getattr(options, "feature_schema", None) is not None:
-                rec.add_input_data("feature_schema", dict(options.feature_schema))
-            try:
-                result = fn(*bound.args, **bound.kwargs)
-            except Exception:
-                if input_path.is_file():
-                    rec.add_input(input_path, name="input.parquet", records=rows)
-                rec.count(records_in=rows or 0, rejected=rows or 0)
-                raise
-            # the job hashed its input already: one read of a large file, not two
-            rec.add_input_ref(
-                FileRef(
-                    path="input.parquet", kind="file", sha256=result.input_sha256,
-                    bytes=result.input_bytes, records=rows,
-                )
-            )  # fmt: skip
-            _model_input(rec, registry, result.job_id)
-            rec.add_output(output_path, name="output.parquet", records=result.rows)
-            fallback = result.fallback_rows
-            rec.count(
-                records_in=rows if rows is not None else result.rows,
-                accepted=result.rows - fallback,
-                skipped=fallback,
+    def __init__(
+        self,
+        registry: Registry,
+        model_ref: str,
+        input_path: Path,
+        options: Any,
+        on_created: Callable[[int], None] | None = None,
+    ) -> None:
+        self.registry = registry
+        self.input_path = input_path
+        self._link = JobLink()
+        self._callback = on_created
+        self.rec = serving_recorder(registry, "scoring", unit="rows", link=self._link)
+        self.rec.param("model_ref", model_ref)
+        self.rec.param("require_stage", getattr(options, "require_stage", None))
+        self.rec.param("store", bool(getattr(options, "store", False)))
+        if getattr(options, "feature_schema", None) is not None:
+            self.rec.add_input_data("feature_schema", dict(options.feature_schema))
+
+    def on_created(self, job_id: int) -> None:
+        """The job exists: link the receipt to it, then tell the caller."""
+        self._link(job_id)
+        if self._callback is not None:
+            self._callback(job_id)
+
+    def __enter__(self) -> Self:
+        self.rec.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if isinstance(exc, Exception):
+            rows = _footer_rows(self.input_path)
+            self.rec.count(records_in=rows, rejected=rows)
+        self.rec.__exit__(exc_type, exc, tb)
+
+    def scored(self, result: ScoredFile, output_path: Path) -> None:
+        """Record the finished job: its input (hashed once, by the job), model and output."""
+        rec = self.rec
+        rec.add_input_ref(
+            FileRef(
+                path="input.parquet", kind="file", sha256=result.input_sha256,
+                bytes=result.input_bytes, records=result.rows,
             )
-            if fallback:
-                rec.warn(f"{fallback} of {result.rows} rows kept the base_score ordering")
-        return result
-
-    return wrapper
+        )  # fmt: skip
+        _model_input(rec, self.registry, result.job_id)
+        rec.add_output(output_path, name="output.parquet", records=result.rows)
+        fallback = result.fallback_rows
+        rec.count(records_in=result.rows, accepted=result.rows - fallback, skipped=fallback)
+        if fallback:
+            rec.warn(f"{fallback} of {result.rows} rows kept the base_score ordering")
 
 
 def _current_scores_ref(registry: Registry, model_name: str) -> FileRef:
@@ -129,35 +145,32 @@ def _current_scores_ref(registry: Registry, model_name: str) -> FileRef:
     )  # fmt: skip
 
 
-def recorded_rescoring(fn: Callable[P, Any]) -> Callable[P, Any]:
-    """Decorate ``run_rescore``: stored inputs and model in, the resulting current scores out."""
+def rescoring_recorder(
+    registry: Registry, model_ref: str, jobs: Sequence[int] | None, page_size: int
+) -> tuple[ReceiptRecorder, JobLink]:
+    """The ``rescoring`` recorder of one sweep, with its parameters, and its job link."""
+    link = JobLink()
+    rec = serving_recorder(registry, "rescoring", unit="rows", link=link)
+    rec.param("model_ref", model_ref)
+    rec.param("jobs", None if jobs is None else ",".join(map(str, sorted(set(jobs)))))
+    rec.param("page_size", page_size)
+    return rec, link
 
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-        bound = bind_call(fn, args, kwargs)
-        registry: Registry = bound.arguments["registry"]
-        jobs = bound.arguments.get("jobs")
-        link = JobLink()
-        rec = serving_recorder(registry, "rescoring", unit="rows", link=link)
-        with rec:
-            rec.param("model_ref", bound.arguments["model_ref"])
-            rec.param("jobs", None if jobs is None else ",".join(map(str, sorted(set(jobs)))))
-            rec.param("page_size", bound.arguments.get("page_size"))
-            result = fn(*bound.args, **bound.kwargs)
-            link(result.job_id)
-            job = _model_input(rec, registry, result.job_id)
-            if job is not None:
-                with registry.transaction(readonly=True) as session:
-                    shas = session.scalars(
-                        select(ScoringJob.input_sha256)
-                        .join(CurrentScore, CurrentScore.input_job_id == ScoringJob.id)
-                        .where(CurrentScore.model_name == job.model_name)
-                        .distinct()
-                    ).all()
-                rec.add_input_data("stored_inputs", sorted(s for s in shas if s))
-                rec.add_output_ref(_current_scores_ref(registry, job.model_name))
-            total = result.rescored + result.unchanged
-            rec.count(records_in=total, accepted=result.rescored, skipped=result.unchanged)
-        return result
 
-    return wrapper
+def record_rescored(
+    rec: ReceiptRecorder, registry: Registry, job_id: int, rescored: int, unchanged: int
+) -> None:
+    """Stored inputs and model in, the resulting current scores out."""
+    job = _model_input(rec, registry, job_id)
+    if job is not None:
+        with registry.transaction(readonly=True) as session:
+            shas = session.scalars(
+                select(ScoringJob.input_sha256)
+                .join(CurrentScore, CurrentScore.input_job_id == ScoringJob.id)
+                .where(CurrentScore.model_name == job.model_name)
+                .distinct()
+            ).all()
+        rec.add_input_data("stored_inputs", sorted(s for s in shas if s))
+        rec.add_output_ref(_current_scores_ref(registry, job.model_name))
+    total = rescored + unchanged
+    rec.count(records_in=total, accepted=rescored, skipped=unchanged)

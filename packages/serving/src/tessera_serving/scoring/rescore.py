@@ -29,7 +29,7 @@ from tessera_serving.registry.scoring_tables import CurrentScore, RescoreSweep, 
 from tessera_serving.scoring import events as ev
 from tessera_serving.scoring.jobs import JobEventRecorder, create_job, finish_job
 from tessera_serving.scoring.parquet_io import DEFAULT_BATCH_SIZE, score_file
-from tessera_serving.scoring.receipts import recorded_rescoring
+from tessera_serving.scoring.receipts import record_rescored, rescoring_recorder
 from tessera_serving.scoring.score_job import registry_model, resolve_cells
 from tessera_serving.scoring.scorer import RERANKER, query_starts
 from tessera_serving.scoring.stored_scores import rescore_rows, rows_from_batch
@@ -95,7 +95,6 @@ def _input_jobs(registry: Registry, name: str, jobs: list[int] | None) -> list[S
     return [r for r in rows if r is not None]
 
 
-@recorded_rescoring
 def run_rescore(
     registry: Registry,
     model_ref: str,
@@ -106,7 +105,27 @@ def run_rescore(
     num_threads: int | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
 ) -> RescoreResult:
-    """Sweep the stored scores of ``model_ref``'s name with that model (module docstring)."""
+    """Sweep the stored scores of ``model_ref``'s name with that model (module docstring).
+
+    Leaves a ``rescoring`` receipt linked to the job (``scoring/receipts.py``).
+    """
+    rec, link = rescoring_recorder(registry, model_ref, jobs, page_size)
+    with rec:
+        result = _rescore(registry, model_ref, jobs, page_size, backend, num_threads, batch_size)
+        link(result.job_id)
+        record_rescored(rec, registry, result.job_id, result.rescored, result.unchanged)
+    return result
+
+
+def _rescore(
+    registry: Registry,
+    model_ref: str,
+    jobs: Sequence[int] | None,
+    page_size: int,
+    backend: str,
+    num_threads: int | None,
+    batch_size: int,
+) -> RescoreResult:
     if page_size < 1:
         raise ConfigurationError(f"page size must be an integer >= 1, got {page_size}")
     cells = resolve_cells(registry, model_ref)

@@ -7,13 +7,14 @@ each output batch is written to the score store in its own transaction.
 
 from __future__ import annotations
 
-import hashlib
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tessera_contracts import sha256_stream
 from tessera_serving.backends import BackendEvent, load_predictor
 from tessera_serving.errors import ScoringError
 from tessera_serving.registry import Registry
@@ -22,11 +23,9 @@ from tessera_serving.scoring import events as ev
 from tessera_serving.scoring.guard import FeatureSchema, ModelCell
 from tessera_serving.scoring.jobs import JobEventRecorder, create_job, finish_job, update_job
 from tessera_serving.scoring.parquet_io import DEFAULT_BATCH_SIZE, score_file
-from tessera_serving.scoring.receipts import recorded_scoring
+from tessera_serving.scoring.receipts import ScoringReceipt
 from tessera_serving.scoring.scorer import FALLBACK, RERANKER, ScoringModel
 from tessera_serving.scoring.stored_scores import rows_from_batch, store_scores
-
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -94,22 +93,28 @@ def registry_model(
     return ScoringModel(cells, load)
 
 
-_HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tessera-input-hash")
+_HASHER: ThreadPoolExecutor | None = None
+_HASHER_LOCK = threading.Lock()
+
+
+def _hasher() -> ThreadPoolExecutor:
+    """The one input-hashing thread, created on first use: importing this module starts none."""
+    global _HASHER
+    with _HASHER_LOCK:
+        if _HASHER is None:
+            _HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tessera-input-hash")
+        return _HASHER
 
 
 def file_sha256(path: Path) -> str:
     """The sha256 of a file's bytes, streamed."""
-    digest = hashlib.sha256()
     try:
         with path.open("rb") as fh:
-            while chunk := fh.read(_CHUNK):
-                digest.update(chunk)
+            return sha256_stream(fh)[0]
     except FileNotFoundError as exc:
         raise ScoringError(f"input {path}: no such file") from exc
-    return digest.hexdigest()
 
 
-@recorded_scoring
 def run_score_job(
     registry: Registry,
     model_ref: str,
@@ -119,7 +124,27 @@ def run_score_job(
     *,
     on_created: Callable[[int], None] | None = None,
 ) -> ScoreJobResult:
-    """Score ``input_path`` into ``output_path`` with ``model_ref`` as one recorded job."""
+    """Score ``input_path`` into ``output_path`` with ``model_ref`` as one recorded job.
+
+    Leaves a ``scoring`` receipt linked to the job (``scoring/receipts.py``).
+    """
+    with ScoringReceipt(registry, model_ref, input_path, options, on_created) as receipt:
+        result = _score_job(
+            registry, model_ref, input_path, output_path, options, on_created=receipt.on_created
+        )
+        receipt.scored(result, output_path)
+    return result
+
+
+def _score_job(
+    registry: Registry,
+    model_ref: str,
+    input_path: Path,
+    output_path: Path,
+    options: ScoreOptions,
+    *,
+    on_created: Callable[[int], None],
+) -> ScoreJobResult:
     cells = resolve_cells(registry, model_ref)
     if not input_path.is_file():
         raise ScoringError(f"input {input_path}: no such file")
@@ -131,7 +156,7 @@ def run_score_job(
         stored_sha = registry.store.put_file(input_path)
         input_sha, input_uri = stored_sha, registry.store.uri(stored_sha)
     else:  # hash beside the scoring (hashlib releases the GIL); the job gets it at the end
-        hashing = _HASHER.submit(file_sha256, input_path)
+        hashing = _hasher().submit(file_sha256, input_path)
     first = cells[0]
     job_id = create_job(
         registry,
@@ -151,8 +176,7 @@ def run_score_job(
         output_path=str(output_path.absolute()),
         stored=options.store,
     )
-    if on_created is not None:
-        on_created(job_id)
+    on_created(job_id)
     recorder = JobEventRecorder(registry, job_id)
     stored = 0
 

@@ -15,9 +15,10 @@ from typing import Any
 
 import fsspec
 
+from tessera_contracts import sha256_stream
 from tessera_serving.errors import ArtifactError
 
-from .base import CHUNK_BYTES, check_ref_name, check_sha256, corrupt, missing, shard
+from .base import check_ref_name, check_sha256, corrupt, missing, shard
 
 
 class FsspecArtifactStore:
@@ -37,11 +38,8 @@ class FsspecArtifactStore:
         return f"{self.root}/{shard(check_sha256(sha256))}"
 
     def _hash_key(self, key: str) -> str:
-        digest = hashlib.sha256()
         with self.fs.open(key, "rb") as handle:
-            while chunk := handle.read(CHUNK_BYTES):
-                digest.update(chunk)
-        return digest.hexdigest()
+            return sha256_stream(handle)[0]
 
     def put_bytes(self, data: bytes) -> str:
         sha256 = hashlib.sha256(data).hexdigest()
@@ -63,12 +61,9 @@ class FsspecArtifactStore:
 
     def put_file(self, path: Path) -> str:
         path = Path(path)
-        digest = hashlib.sha256()
         try:
             with path.open("rb") as handle:
-                while chunk := handle.read(CHUNK_BYTES):
-                    digest.update(chunk)
-            sha256 = digest.hexdigest()
+                sha256 = sha256_stream(handle)[0]
             key = self._key(sha256)
             if self.fs.exists(key):
                 self.verify(sha256)

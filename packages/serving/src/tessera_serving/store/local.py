@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from tessera_contracts import sha256_stream
 from tessera_serving.errors import ArtifactError
 from tessera_serving.testhooks import pause_point
 
@@ -34,11 +35,9 @@ def _fsync_dir(path: Path) -> None:
 
 
 def _hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
+    """The file's sha256; ``OSError`` propagates for the caller to name the artifact."""
     with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return sha256_stream(handle)[0]
 
 
 STALE_TEMP_S = 3600.0

@@ -10,11 +10,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ._drift import DriftReport, compare_runs, drift_reaches, render_drift_markdown
-from ._errors import ContractError
-from ._json_io import to_json_text
-from ._receipts import Receipt, _write_text_atomic, load_receipts
-from ._summary import RunSummary, render_summary_markdown, summarize_run
+from tessera_contracts._drift import DriftReport
+from tessera_contracts._errors import ContractError
+from tessera_contracts._json_io import to_json_text
+from tessera_contracts._receipts import Receipt
+from tessera_contracts._summary import RunSummary
+
+from .drift import compare_runs, drift_reaches
+from .files import has_receipts, load_receipts, write_text_atomic
+from .markdown import render_drift_markdown, render_summary_markdown
+from .summary import summarize_run
 
 SUMMARY_JSON = "summary.json"
 SUMMARY_MD = "summary.md"
@@ -35,12 +40,8 @@ class RunReport:
         if not self.summary.passed:
             return f"run failed: stopped at {self.summary.stopped_at}"
         if drift_reaches(self.drift.severity, fail_on):
-            return f"drift {self.drift.severity} (--fail-on {fail_on})"
+            return f"drift {self.drift.severity} reaches {fail_on!r}"
         return None
-
-
-def _has_receipts(directory: Path) -> bool:
-    return any(p.stem not in {"summary", "drift"} for p in directory.glob("*.json"))
 
 
 def find_previous_run(run_dir: str | Path) -> Path | None:
@@ -52,7 +53,7 @@ def find_previous_run(run_dir: str | Path) -> Path | None:
     started = current[0].started_at
     best: tuple[datetime, Path] | None = None
     for sibling in sorted(run_dir.parent.iterdir()):
-        if sibling == run_dir or not sibling.is_dir() or not _has_receipts(sibling):
+        if sibling == run_dir or not sibling.is_dir() or not has_receipts(sibling):
             continue
         receipts = load_receipts(sibling)
         first = receipts[0].started_at
@@ -86,9 +87,9 @@ def write_run_report(
         )
     drift = compare_runs(previous, current, threshold_pct)
     files = (run_dir / SUMMARY_JSON, run_dir / DRIFT_JSON, run_dir / SUMMARY_MD)
-    _write_text_atomic(files[0], to_json_text(summary))
-    _write_text_atomic(files[1], to_json_text(drift))
-    _write_text_atomic(
+    write_text_atomic(files[0], to_json_text(summary))
+    write_text_atomic(files[1], to_json_text(drift))
+    write_text_atomic(
         files[2], render_summary_markdown(summary) + "\n" + render_drift_markdown(drift)
     )
     return RunReport(summary=summary, drift=drift, previous_run_dir=prev_dir, files=files)

@@ -16,23 +16,20 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
-import secrets
-import subprocess
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 from pydantic import ValidationError
 
-from ._errors import ContractError
-from ._fingerprints import canonical_json
-from ._json_io import format_validation_error
-from ._receipts import (
+from tessera_contracts._errors import ContractError
+from tessera_contracts._file_hash import sha256_file
+from tessera_contracts._fingerprints import canonical_json
+from tessera_contracts._json_io import format_validation_error
+from tessera_contracts._receipts import (
     ErrorEntry,
     FileRef,
     FileSet,
@@ -42,80 +39,12 @@ from ._receipts import (
     RecordStats,
     Validation,
     receipt_fingerprint,
-    receipt_path,
-    write_receipt,
 )
-from ._values import GIT_SHA_PATTERN, NAME_PATTERN
 
-RUN_ID_ENV = "TESSERA_RUN_ID"
-PIPELINE_ENV = "TESSERA_PIPELINE"
-RECEIPTS_DIR_ENV = "TESSERA_RECEIPTS_DIR"
-DEFAULT_PIPELINE = "default"
-HASH_CHUNK_BYTES = 1 << 20
-_NAME_RE = re.compile(NAME_PATTERN)
-_GIT_RE = re.compile(GIT_SHA_PATTERN)
+from .context import RECEIPTS_DIR_ENV, git_commit, resolve_pipeline, resolve_run_id
+from .files import receipt_path, write_receipt
 
 ReceiptSink = Callable[[Receipt], object]
-
-
-def sha256_file(path: str | Path) -> tuple[str, int]:
-    """Stream ``path`` through sha256 in 1 MiB chunks; return (hex digest, size in bytes)."""
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        with Path(path).open("rb") as handle:
-            while chunk := handle.read(HASH_CHUNK_BYTES):
-                digest.update(chunk)
-                size += len(chunk)
-    except OSError as exc:
-        raise ContractError(f"{path}: cannot hash file: {exc.strerror or exc}") from exc
-    return digest.hexdigest(), size
-
-
-@lru_cache(maxsize=32)
-def git_commit(code_dir: str | Path) -> str | None:
-    """``git rev-parse HEAD`` in ``code_dir``; None outside a checkout or without git."""
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=code_dir,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    sha = result.stdout.strip()
-    return sha if result.returncode == 0 and _GIT_RE.fullmatch(sha) else None
-
-
-def _new_run_id(now: datetime | None = None) -> str:
-    """A fresh run id: UTC start time plus 8 random hex digits (sortable, unique)."""
-    now = now or datetime.now(UTC)
-    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(4)}"
-
-
-def _checked_name(value: str, what: str) -> str:
-    if _NAME_RE.fullmatch(value) is None:
-        raise ContractError(f"{what} {value!r} is not a valid name: expected {NAME_PATTERN}")
-    return value
-
-
-def resolve_run_id(run_id: str | None = None) -> str:
-    """The explicit run id, else ``$TESSERA_RUN_ID``, else a new one."""
-    if run_id is not None:
-        return _checked_name(run_id, "run id")
-    from_env = os.environ.get(RUN_ID_ENV, "").strip()
-    return _checked_name(from_env, f"${RUN_ID_ENV}") if from_env else _new_run_id()
-
-
-def resolve_pipeline(pipeline: str | None = None) -> str:
-    """The explicit pipeline name, else ``$TESSERA_PIPELINE``, else ``default``."""
-    if pipeline is not None:
-        return _checked_name(pipeline, "pipeline")
-    from_env = os.environ.get(PIPELINE_ENV, "").strip()
-    return _checked_name(from_env, f"${PIPELINE_ENV}") if from_env else DEFAULT_PIPELINE
 
 
 class ReceiptRecorder:
@@ -343,10 +272,6 @@ class ReceiptRecorder:
         for sink in self.sinks:
             sink(receipt)
         return written
-
-    def write_to(self, directory: str | Path) -> None:
-        """Also write the receipt to ``directory`` (e.g. once a run directory exists)."""
-        self.receipts_dirs.append(Path(directory))
 
 
 def _one_line(message: str) -> str:
