@@ -58,7 +58,7 @@ class StudyResult:
 
 def default_study_name(spec: Spec, spec_path: Path, manifest_sha256: str, cell: str | None) -> str:
     """``<spec stem>-<hash>``: the same spec on the same data joins the same study."""
-    plain = spec.model_dump(mode="json")
+    plain = spec.model_dump(mode="json", exclude={"engine"})  # trials always train locally
     plain["search"] = {k: v for k, v in plain["search"].items() if k not in ("n_trials", "storage")}
     plain["dataset"] = manifest_sha256
     digest = hashlib.sha256(canonical_json(plain)).hexdigest()[:10]
