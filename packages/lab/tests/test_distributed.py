@@ -130,6 +130,10 @@ def test_dask_runs_keep_the_run_contract_and_record_the_engine(
     parts = engine["partitions"]
     assert len(parts) == 2 and sum(p["rows"] for p in parts) == record.dataset.train_rows
     assert not (local / "report" / "engine.json").exists()
+    assert record.engine is not None and record.engine.to_plain() == {
+        "kind": "dask", "scheduler": "local", "workers": 2,
+    }  # fmt: skip
+    assert base.engine is not None and base.engine.kind == "local"
 
 
 def test_dask_engine_is_deterministic(local_and_dask: dict[str, Path]) -> None:

@@ -69,6 +69,7 @@ from ._recorder import (
 from ._run_record import (
     CategoryMetrics,
     DatasetRef,
+    EngineRef,
     Gate,
     Metrics,
     ModelEntry,
@@ -102,6 +103,7 @@ __all__ = [
     "CountChange",
     "DatasetRef",
     "DriftReport",
+    "EngineRef",
     "ErrorEntry",
     "FileEntry",
     "FileRef",

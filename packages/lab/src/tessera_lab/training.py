@@ -25,6 +25,7 @@ import numpy as np
 
 from tessera_contracts import (
     DatasetRef,
+    EngineRef,
     ModelEntry,
     RunRecord,
     TuningSummary,
@@ -171,6 +172,7 @@ def _finish(
         license=spec.license,
         seed=spec.seed,
         duration_s=round(time.monotonic() - ctx.started, 3),
+        engine=_engine_ref(engine),
     )
     history = {
         "metric": spec.early_stopping.metric if spec.early_stopping else None,
@@ -189,6 +191,13 @@ def _finish(
         "model.txt": text,
     }
     return RunFiles(name=name, files=files, report=report)
+
+
+def _engine_ref(engine: dict[str, Any] | None) -> EngineRef:
+    """``run.json``'s engine: the local one, or the dask engine's scheduler and workers."""
+    if engine is None:
+        return EngineRef(kind="local", scheduler=None, workers=1)
+    return EngineRef(kind="dask", scheduler=engine["scheduler"], workers=engine["workers"])
 
 
 @contextmanager
