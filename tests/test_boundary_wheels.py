@@ -129,3 +129,40 @@ def test_lab_installs_without_serving(wheels: Any, tmp_path: Path) -> None:
     version = env.run("tessera-lab", "--version").stdout
     assert version.strip() == f"tessera-lab {wheels.version('tessera-lab')}"
     assert "tessera_lab.cli" in env.import_all("tessera_lab")
+    assert env.importable("dask", "distributed") == []  # only with the [dask] extra
+    assert_dask_engine_needs_the_extra(env, tmp_path)
+
+
+def assert_dask_engine_needs_the_extra(env: Any, tmp_path: Path) -> None:
+    """Without the [dask] extra, a dask spec fails with one line naming the extra."""
+    data = tmp_path / "data"
+    env.run("tessera-lab", "dataset", "synth", data, "--rows", "600", "--label-kind", "graded")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        f"dataset: {data}\nfeature_families: [knn]\nearly_stopping: null\n"
+        "num_boost_round: 3\nengine: {kind: dask, workers: 2}\n"
+        "license: {id: Apache-2.0, url: 'https://www.apache.org/licenses/LICENSE-2.0'}\n",
+        encoding="utf-8",
+    )
+    result = env.run("tessera-lab", "train", spec, "--runs-dir", tmp_path / "runs", check=False)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith(f"tessera-lab: error: {spec}: engine: the dask engine needs")
+    assert "tessera-lab[dask]" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_lab_dask_extra_brings_dask_and_still_no_serving(wheels: Any, tmp_path: Path) -> None:
+    env = wheels.install(tmp_path / "venv", "tessera-contracts", "tessera-lab[dask]")
+    assert_local_build(env, wheels, "tessera-contracts", "tessera-lab")
+    dists = env.distributions()
+    assert {"dask", "distributed", "pandas"} <= set(dists)
+    assert "tessera-serving" not in dists
+    assert env.importable("tessera_serving") == []
+    # dask itself needs fsspec; optuna needs sqlalchemy + alembic; nothing else may leak.
+    explained = env.closure({"optuna": ()}) | env.closure({"lightgbm": ("dask",)})
+    unexplained = sorted((set(SERVING_ONLY) & set(dists)) - explained)
+    assert unexplained == [], f"with tessera-lab[dask], not via optuna or dask: {unexplained}"
+    code = "import lightgbm.dask as d, distributed; print(d.DaskLGBMRanker.__name__)"
+    assert env.run(env.python, "-c", code).stdout.strip() == "DaskLGBMRanker"
+    assert "tessera_lab.distributed" in env.import_all("tessera_lab")

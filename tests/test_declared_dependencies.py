@@ -44,6 +44,10 @@ EXPECTED: dict[str, list[str]] = {
 EXPECTED_SERVING_EXTRAS: dict[str, list[str]] = {
     "compiled": ["lleaves>=1.2", "llvmlite>=0.42,<0.45"],
 }
+EXPECTED_LAB_EXTRAS: dict[str, list[str]] = {
+    # LightGBM's own requirement set for lightgbm.dask (dask, distributed, pandas).
+    "dask": ["lightgbm[dask]>=4.5,<5"],
+}
 NEVER = {
     "contracts": {"tessera-lab", "tessera-serving"},
     "lab": {"tessera-serving"},
@@ -77,9 +81,16 @@ def test_serving_extras_are_the_pinned_list() -> None:
     )
 
 
-@pytest.mark.parametrize("package", ["contracts", "lab"])
-def test_contracts_and_lab_have_no_extras(package: str) -> None:
-    assert project(package).get("optional-dependencies", {}) == {}, ON_PURPOSE.format(
+def test_lab_extras_are_the_pinned_list() -> None:
+    extras = project("lab").get("optional-dependencies", {})
+    assert extras == EXPECTED_LAB_EXTRAS, (
+        f"packages/lab/pyproject.toml [project.optional-dependencies] is {extras}; "
+        + ON_PURPOSE.format(file=Path(__file__).name)
+    )
+
+
+def test_contracts_has_no_extras() -> None:
+    assert project("contracts").get("optional-dependencies", {}) == {}, ON_PURPOSE.format(
         file=Path(__file__).name
     )
 
@@ -90,6 +101,8 @@ def test_the_pinned_lists_respect_the_boundary(package: str) -> None:
     pinned = [*EXPECTED[package]]
     if package == "serving":
         pinned += [r for reqs in EXPECTED_SERVING_EXTRAS.values() for r in reqs]
+    if package == "lab":
+        pinned += [r for reqs in EXPECTED_LAB_EXTRAS.values() for r in reqs]
     names = {Requirement(r).name for r in pinned}
     assert names & NEVER[package] == set()
     if package == "contracts":

@@ -100,3 +100,9 @@ def run_cli() -> CliRunner:
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def spec_fields() -> Callable[..., dict[str, Any]]:
+    """:func:`spec_data` for fixtures that outlive one test (``make_spec`` is per test)."""
+    return spec_data

@@ -110,6 +110,24 @@ class TuningSummary(StrictModel):
     best_params: dict[str, float | int | str | bool]
 
 
+class EngineRef(StrictModel):
+    """What trained the booster: ``local`` (``lightgbm.train`` in one process) or ``dask``
+    (LightGBM's data-parallel learner over ``workers`` Dask workers at ``scheduler``)."""
+
+    kind: Literal["local", "dask"]
+    scheduler: Annotated[str | None, Field(min_length=1, max_length=512)]
+    """``local`` (an in-process cluster) or the scheduler's address; null for ``local``."""
+    workers: Annotated[int, Field(ge=1)]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EngineRef:
+        if self.kind == "local" and (self.scheduler is not None or self.workers != 1):
+            raise ContractError("the local engine has no scheduler and exactly 1 worker")
+        if self.kind == "dask" and self.scheduler is None:
+            raise ContractError("the dask engine names its scheduler")
+        return self
+
+
 class RunRecord(StrictModel):
     """``run.json``: everything serving needs to trust and register a booster."""
 
@@ -133,6 +151,8 @@ class RunRecord(StrictModel):
     license: License
     seed: int
     duration_s: Annotated[float, Field(ge=0)]
+    engine: EngineRef | None = None
+    """Added after run_format 1 shipped (older run.json files have none); always written."""
 
     @field_validator("feature_schema")
     @classmethod

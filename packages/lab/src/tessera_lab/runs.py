@@ -24,6 +24,8 @@ HISTORY_FILE = "history.json"
 """``report/history.json``: the validation learning curve recorded during training."""
 STUDY_FILE = "study.json"
 """``report/study.json``: every trial of the study behind a tuned run."""
+ENGINE_FILE = "engine.json"
+"""``report/engine.json``: the Dask engine a run trained on (workers, partitions, versions)."""
 RUN_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 

@@ -22,6 +22,7 @@ Relative dataset paths resolve against the spec file's directory. Example::
       sampler: {type: tpe}                # seed defaults to the spec's seed
       pruner: {type: median, n_startup_trials: 5, n_warmup_steps: 10}
       storage: null                       # default journal:<runs_dir>/.optuna/<study>.journal
+    engine: local                         # or {kind: dask, scheduler: local, workers: 2}
     gate: {metric: ndcg@10, min_lift: 0.01}
     license: {id: Apache-2.0, url: "https://www.apache.org/licenses/LICENSE-2.0"}
 """
@@ -33,7 +34,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from tessera_contracts import FAMILY_NAME_PATTERN, License
 from tessera_lab.errors import SpecError
@@ -184,6 +193,41 @@ class Search(_Strict):
         return value
 
 
+DASK_SCHEDULER_PATTERN = r"^(local|(tcp|tls)://[^\s/]+:[0-9]{1,5})$"
+
+
+class LocalEngine(_Strict):
+    """Train in this process with ``lightgbm.train`` (the default)."""
+
+    kind: Literal["local"] = "local"
+
+
+class DaskEngine(_Strict):
+    """Train on LightGBM's Dask interface: a local cluster or a running scheduler.
+
+    ``scheduler: local`` starts ``workers`` in-process workers (threads); an address joins
+    a running cluster and waits up to ``connect_timeout_s`` for ``workers`` workers. The
+    rows are cut into ``workers`` partitions of whole queries, one per worker.
+    """
+
+    kind: Literal["dask"]
+    scheduler: str = "local"
+    workers: Annotated[int, Field(ge=1, le=1024)] = 2
+    connect_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+
+    @field_validator("scheduler")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not re.fullmatch(DASK_SCHEDULER_PATTERN, value):
+            raise ValueError(
+                f"expected 'local' or a scheduler address such as tcp://HOST:8786, found {value!r}"
+            )
+        return value
+
+
+Engine = Annotated[LocalEngine | DaskEngine, Field(discriminator="kind")]
+
+
 class GateRule(_Strict):
     """Promote only if ``metric(model) - metric(base_score ordering) >= min_lift`` on eval."""
 
@@ -228,6 +272,7 @@ class Spec(_Strict):
     seed: int = 0
     num_threads: Annotated[int, Field(ge=1, le=1024)] = 1
     search: Search | None = None
+    engine: Engine = LocalEngine()
     gate: GateRule = GateRule()
     license: License
 
@@ -243,6 +288,21 @@ class Spec(_Strict):
     def _params(cls, value: dict[str, Any]) -> dict[str, Any]:
         for key in value:
             _check_param_key(key)
+        return value
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _engine_shorthand(cls, value: Any) -> Any:
+        return {"kind": value} if isinstance(value, str) else value
+
+    @field_validator("engine")
+    @classmethod
+    def _engine_without_early_stopping(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, DaskEngine) and info.data.get("early_stopping") is not None:
+            raise ValueError(
+                "the dask engine trains exactly num_boost_round rounds (LightGBM's Dask "
+                "interface does not early-stop); set early_stopping: null"
+            )
         return value
 
     @model_validator(mode="after")
@@ -267,7 +327,9 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif item in ("float", "int", "categorical", "list[str]", "literal['all']"):
+        elif item in (
+            "float", "int", "categorical", "list[str]", "literal['all']", "local", "dask"
+        ):  # fmt: skip
             continue  # discriminator / union branch tags say nothing about where the error is
         elif re.fullmatch(r"(function-)?(after|before|wrap|plain)\[.*\]", str(item)):
             continue

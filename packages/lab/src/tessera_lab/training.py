@@ -14,6 +14,8 @@ import json
 import os
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +25,7 @@ import numpy as np
 
 from tessera_contracts import (
     DatasetRef,
+    EngineRef,
     ModelEntry,
     RunRecord,
     TuningSummary,
@@ -40,6 +43,7 @@ from tessera_lab.protocol import Cell, build_cells, cell_dir_suffix, check_proto
 from tessera_lab.provenance import lab_producer
 from tessera_lab.receipts import recorded_training
 from tessera_lab.runs import (
+    ENGINE_FILE,
     HISTORY_FILE,
     STUDY_FILE,
     RunFiles,
@@ -47,10 +51,11 @@ from tessera_lab.runs import (
     ensure_absent,
     write_runs,
 )
-from tessera_lab.spec import Spec, load_spec
+from tessera_lab.spec import DaskEngine, Spec, load_spec
 
 if TYPE_CHECKING:  # LightGBM and optuna load only once the spec and dataset have passed
     from tessera_lab.booster import Fit
+    from tessera_lab.distributed import DaskSession
     from tessera_lab.tuning import StudyOptions, StudyResult
 
 
@@ -102,7 +107,14 @@ def _resolved_spec(spec: Spec, study: StudyResult | None) -> str:
     return spec.model_copy(update={"params": params, "search": None}).to_yaml()
 
 
-def _finish(ctx: _Context, name: str, cell: Cell, fit: Fit, study: StudyResult | None) -> RunFiles:
+def _finish(
+    ctx: _Context,
+    name: str,
+    cell: Cell,
+    fit: Fit,
+    study: StudyResult | None,
+    engine: dict[str, Any] | None = None,
+) -> RunFiles:
     import lightgbm as lgb
 
     spec, manifest = ctx.spec, ctx.dataset.manifest
@@ -160,6 +172,7 @@ def _finish(ctx: _Context, name: str, cell: Cell, fit: Fit, study: StudyResult |
         license=spec.license,
         seed=spec.seed,
         duration_s=round(time.monotonic() - ctx.started, 3),
+        engine=_engine_ref(engine),
     )
     history = {
         "metric": spec.early_stopping.metric if spec.early_stopping else None,
@@ -170,12 +183,46 @@ def _finish(ctx: _Context, name: str, cell: Cell, fit: Fit, study: StudyResult |
     report: dict[str, str | bytes] = {HISTORY_FILE: json.dumps(history, indent=2) + "\n"}
     if study is not None:
         report[STUDY_FILE] = json.dumps(study.report(), indent=2) + "\n"
+    if engine is not None:
+        report[ENGINE_FILE] = json.dumps(engine, indent=2) + "\n"
     files = {
         "run.json": to_json_text(record),
         "spec.yaml": _resolved_spec(spec, study),
         "model.txt": text,
     }
     return RunFiles(name=name, files=files, report=report)
+
+
+def _engine_ref(engine: dict[str, Any] | None) -> EngineRef:
+    """``run.json``'s engine: the local one, or the dask engine's scheduler and workers."""
+    if engine is None:
+        return EngineRef(kind="local", scheduler=None, workers=1)
+    return EngineRef(kind="dask", scheduler=engine["scheduler"], workers=engine["workers"])
+
+
+@contextmanager
+def _engine_session(spec: Spec, source: str) -> Iterator[DaskSession | None]:
+    """The Dask session of a ``dask`` engine for the whole run; None for the local engine."""
+    if not isinstance(spec.engine, DaskEngine):
+        yield None
+        return
+    from tessera_lab.distributed import dask_session
+
+    with dask_session(spec.engine, spec.num_threads, source) as session:
+        yield session
+
+
+def _fit(
+    session: DaskSession | None, cell: Cell, names: list[str], spec: Spec, **options: Any
+) -> Fit:
+    from tessera_lab.booster import fit_cell
+
+    if session is None:
+        return fit_cell(cell, names, spec, **options)
+    from tessera_lab.distributed import fit_cell_dask
+
+    options.pop("overrides", None)  # a dask spec has no search (it cannot early-stop)
+    return fit_cell_dask(session, cell, names, spec, **options)
 
 
 @recorded_training
@@ -201,6 +248,10 @@ def train_run(
     dataset = open_dataset(spec.dataset, verify=True)
     check_protocol(dataset, spec, source)
     check_gate_metric(spec, dataset, source)
+    if isinstance(spec.engine, DaskEngine):
+        from tessera_lab.distributed import check_dask_installed
+
+        check_dask_installed(source)
     schema = select_feature_schema(dataset.manifest, spec.feature_families, source)
     names = feature_names(schema)
     base = check_run_name(name) if name is not None else default_run_name(path)
@@ -211,31 +262,50 @@ def train_run(
     run_names = cell_run_names(base, cells)
     if retrain:
         ensure_absent(runs_root, run_names)
-    from tessera_lab.booster import fit_cell  # imports LightGBM: only after the checks above
-
     ctx = _Context(spec, dataset, schema, names, smoke, started)
     progress = Progress(quiet=quiet)
     outputs: list[RunFiles] = []
-    for run_name, cell in zip(run_names, cells, strict=True):
-        result = None
-        overrides: dict[str, Any] = {}
-        if spec.search is not None and not smoke:
-            from tessera_lab.tuning import StudyOptions, run_study
-
-            options = study or StudyOptions()
-            result = run_study(
-                cell, names, spec, options, spec_path=path, runs_dir=runs_root,
-                manifest_sha256=dataset.manifest_sha256, progress=progress,
-            )  # fmt: skip
-            overrides = dict(result.summary.best_params)
-        if not retrain:
-            continue
-        label = run_name if cell.name is not None else "train"
-        fit = fit_cell(
-            cell, names, spec, overrides=overrides, smoke=smoke, progress=progress, label=label
-        )
-        outputs.append(_finish(ctx, run_name, cell, fit, result))
+    with _engine_session(spec, source) as session:
+        for run_name, cell in zip(run_names, cells, strict=True):
+            outputs.extend(
+                _train_cell(ctx, session, run_name, cell, path, runs_root, study, retrain, progress)
+            )
     return write_runs(runs_root, outputs) if retrain else []
+
+
+def _train_cell(
+    ctx: _Context,
+    session: DaskSession | None,
+    run_name: str,
+    cell: Cell,
+    path: Path,
+    runs_root: Path,
+    study: StudyOptions | None,
+    retrain: bool,
+    progress: Progress,
+) -> list[RunFiles]:
+    """Tune (when the spec searches) and train one cell; its run files, if retraining."""
+    spec, smoke, names = ctx.spec, ctx.smoke, ctx.names
+    result = None
+    overrides: dict[str, Any] = {}
+    if spec.search is not None and not smoke:
+        from tessera_lab.tuning import StudyOptions, run_study
+
+        options = study or StudyOptions()
+        result = run_study(
+            cell, names, spec, options, spec_path=path, runs_dir=runs_root,
+            manifest_sha256=ctx.dataset.manifest_sha256, progress=progress,
+        )  # fmt: skip
+        overrides = dict(result.summary.best_params)
+    if not retrain:
+        return []
+    label = run_name if cell.name is not None else "train"
+    fit = _fit(
+        session, cell, names, spec, overrides=overrides, smoke=smoke, progress=progress,
+        label=label,
+    )  # fmt: skip
+    engine = None if session is None else session.record()
+    return [_finish(ctx, run_name, cell, fit, result, engine)]
 
 
 def record_summary(study: TuningSummary | None) -> str:

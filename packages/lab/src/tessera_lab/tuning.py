@@ -6,14 +6,19 @@ Seeded TPE sampler, median pruner fed by ``optuna_integration.LightGBMPruningCal
 file ``<runs_dir>/.optuna/<study>.journal`` (Optuna's JournalStorage is safe for several
 processes on one machine, unlike SQLite); any RDB URL works across machines. Processes
 sharing a study load it (``load_if_exists``) and stop when the study as a whole has
-``n_trials`` finished trials, so a killed study resumes where it stopped.
+``n_trials`` finished trials, so a killed study resumes where it stopped. The budget is
+exact across processes (``tessera_lab.trial_budget``); database storages get Optuna's
+heartbeat so a trial whose worker died on another machine is failed and run again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
+import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,9 +35,20 @@ from tessera_lab.errors import SpecError, TrainingError
 from tessera_lab.progress import Progress
 from tessera_lab.protocol import Cell, cell_dir_suffix
 from tessera_lab.spec import Categorical, FloatRange, IntRange, Search, Spec
+from tessera_lab.trial_budget import (
+    SurplusTrial,
+    claim,
+    fail_dead_trials,
+    stop_when_full,
+    used,
+    wait_for_others,
+)
 
 JOURNAL_SCHEME = "journal:"
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+HEARTBEAT_S = 10
+"""Database storages: a running trial's heartbeat; stale after ``HEARTBEAT_GRACE_S``."""
+HEARTBEAT_GRACE_S = 60
 
 
 @dataclass(frozen=True)
@@ -58,7 +74,7 @@ class StudyResult:
 
 def default_study_name(spec: Spec, spec_path: Path, manifest_sha256: str, cell: str | None) -> str:
     """``<spec stem>-<hash>``: the same spec on the same data joins the same study."""
-    plain = spec.model_dump(mode="json")
+    plain = spec.model_dump(mode="json", exclude={"engine"})  # trials always train locally
     plain["search"] = {k: v for k, v in plain["search"].items() if k not in ("n_trials", "storage")}
     plain["dataset"] = manifest_sha256
     digest = hashlib.sha256(canonical_json(plain)).hexdigest()[:10]
@@ -76,7 +92,20 @@ def storage_url(search: Search, options: StudyOptions, runs_dir: Path, study_nam
     return url
 
 
-def open_storage(url: str) -> optuna.storages.BaseStorage | str:
+def shown_url(url: str) -> str:
+    """The storage URL as recorded and printed: a database password is masked."""
+    if url.startswith(JOURNAL_SCHEME) or "://" not in url:
+        return url
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def open_storage(url: str) -> optuna.storages.BaseStorage:
     """``journal:<path>`` opens a JournalFileBackend; anything else is an Optuna RDB URL."""
     if url.startswith(JOURNAL_SCHEME):
         path = Path(url[len(JOURNAL_SCHEME) :].removeprefix("//"))
@@ -85,9 +114,53 @@ def open_storage(url: str) -> optuna.storages.BaseStorage | str:
     if "://" not in url:
         raise SpecError(
             f"search.storage: {url!r} is not a storage URL (expected journal:<path> or an "
-            "RDB URL such as sqlite:///study.db or postgresql://...)"
+            "RDB URL such as sqlite:///study.db or postgresql+psycopg://...)"
         )
-    return url
+    try:
+        return _rdb_storage(url)
+    except ImportError as exc:
+        raise TrainingError(
+            f"search.storage: {shown_url(url)}: its database driver is not installed "
+            f"({exc}); install it or name an installed driver (postgresql+psycopg://...)"
+        ) from None
+    except Exception as exc:  # SQLAlchemy, the driver and the network each raise their own
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TrainingError(
+            f"search.storage: cannot open the Optuna storage {shown_url(url)}: {first}"
+        ) from None
+
+
+def _rdb_storage(url: str, attempts: int = 4) -> optuna.storages.RDBStorage:
+    """Optuna's RDB storage with its heartbeat; retried while other workers create tables.
+
+    Workers that start together on an empty database all create Optuna's tables; the
+    losers of that race see a duplicate-key or duplicate-table error, and on a retry
+    find the tables made.
+    """
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
+    for attempt in range(attempts):
+        try:
+            with warnings.catch_warnings():  # the heartbeat is marked experimental
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url, heartbeat_interval=HEARTBEAT_S, grace_period=HEARTBEAT_GRACE_S
+                )
+        except (IntegrityError, ProgrammingError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+class _HideSurplus(logging.Filter):
+    """Optuna logs every caught trial failure; a surplus trial is expected, not a failure."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "SurplusTrial" not in record.getMessage()
+
+
+logging.getLogger("optuna.study._optimize").addFilter(_HideSurplus())
 
 
 def _suggest(trial: optuna.Trial, name: str, dim: FloatRange | IntRange | Categorical) -> Any:
@@ -146,6 +219,7 @@ def run_study(
     )
 
     def objective(trial: optuna.Trial) -> float:
+        claim(trial, n_trials)
         overrides = {n: _suggest(trial, n, d) for n, d in search.space.items()}
         pruning = LightGBMPruningCallback(trial, metric, valid_name=VALID_NAME)
         fit = fit_cell(
@@ -158,17 +232,25 @@ def run_study(
         return fit.best_score
 
     def show(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        if progress is not None:
+        if progress is not None and trial.state in FINISHED:
             best = _best_value(study)
             progress.trial(trial.number, n_trials, trial.state.name.lower(), best, study_name)
 
-    finished = len(study.get_trials(deepcopy=False, states=FINISHED))
-    if finished < n_trials:
-        stop = optuna.study.MaxTrialsCallback(n_trials, states=FINISHED)
-        study.optimize(objective, n_trials=n_trials - finished, callbacks=[stop, show])
+    while True:
+        fail_dead_trials(study)
+        missing = n_trials - used(study)
+        if missing > 0:
+            study.optimize(
+                objective, n_trials=missing, callbacks=[stop_when_full(n_trials), show],
+                catch=(SurplusTrial,),
+            )  # fmt: skip
+            continue
+        wait_for_others(study)  # a worker that died meanwhile frees its place: run it here
+        if used(study) >= n_trials:
+            break
     if progress is not None:
         progress.done()
-    return _result(study, url, metric, direction)
+    return _result(study, shown_url(url), metric, direction)
 
 
 def _best_value(study: optuna.Study) -> float | None:
