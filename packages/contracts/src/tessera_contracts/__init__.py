@@ -74,6 +74,8 @@ from ._run_record import (
     ModelEntry,
     RunRecord,
     TuningSummary,
+    decide_gate,
+    gate_verdict,
 )
 from ._run_report import RunReport, find_previous_run, write_run_report
 from ._summary import (
@@ -83,7 +85,7 @@ from ._summary import (
     render_summary_markdown,
     summarize_run,
 )
-from ._values import FileEntry, License, Producer
+from ._values import NAME_MAX_LENGTH, NAME_PATTERN, FileEntry, License, Producer, check_name
 
 __version__ = _version("tessera-contracts")
 
@@ -94,6 +96,8 @@ __all__ = [
     "FAMILY_NAME_PATTERN",
     "FEATURE_SCHEMA_METADATA_KEY",
     "KNOWN_STAGES",
+    "NAME_MAX_LENGTH",
+    "NAME_PATTERN",
     "PIPELINE_ENV",
     "RECEIPTS_DIR_ENV",
     "RUN_ID_ENV",
@@ -126,12 +130,15 @@ __all__ = [
     "__version__",
     "aggregate_sha256",
     "canonical_json",
+    "check_name",
     "compare_runs",
     "compute_feature_schema_sha",
     "compute_schema_sha",
+    "decide_gate",
     "drift_reaches",
     "find_previous_run",
     "format_validation_error",
+    "gate_verdict",
     "git_commit",
     "load_json_file",
     "load_manifest",

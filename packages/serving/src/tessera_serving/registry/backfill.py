@@ -16,6 +16,7 @@ from tessera_contracts import ContractError, compute_schema_sha
 from tessera_serving.errors import RegistryError
 from tessera_serving.registry import LiveSchema, Registry, RerankerModel
 from tessera_serving.registry.receipts import recorded_backfill
+from tessera_serving.registry.stored_json import as_text, parse_stored
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,10 @@ class BackfillChange:
         )
 
 
-def _v2(label: str, schema: dict[str, list[str]]) -> str:
+def _v2(label: str, stored: str | None) -> str:
+    schema, unparseable = parse_stored(stored, label, "feature_schema")
+    if unparseable is not None:
+        raise RegistryError(f"{unparseable}; nothing was backfilled")
     try:
         return compute_schema_sha(schema)
     except ContractError as exc:
@@ -54,7 +58,7 @@ def backfill_schema_sha_v2(registry: Registry, *, dry_run: bool = False) -> list
                 RerankerModel.name,
                 RerankerModel.version,
                 RerankerModel.cell_key,
-                RerankerModel.feature_schema,
+                as_text(RerankerModel.feature_schema),
             )
             .where(RerankerModel.schema_sha_v2.is_(None))
             .order_by(RerankerModel.id)
@@ -63,7 +67,7 @@ def backfill_schema_sha_v2(registry: Registry, *, dry_run: bool = False) -> list
             label = f"model {name}#{version}" + (f" cell {cell_key!r}" if cell_key else "")
             changes.append(BackfillChange("reranker_models", row_id, label, _v2(label, schema)))
         schemas = session.execute(
-            select(LiveSchema.id, LiveSchema.name, LiveSchema.feature_schema)
+            select(LiveSchema.id, LiveSchema.name, as_text(LiveSchema.feature_schema))
             .where(LiveSchema.schema_sha_v2.is_(None))
             .order_by(LiveSchema.id)
         ).all()

@@ -23,6 +23,7 @@ from tessera_contracts import ReceiptRecorder
 from tessera_serving.registry.engine import Registry
 from tessera_serving.registry.receipt_store import bind_call, serving_recorder
 from tessera_serving.registry.rundir import expand_run_paths
+from tessera_serving.registry.stored_json import as_text, parse_stored
 from tessera_serving.registry.tables import LiveSchema, RerankerModel
 
 P = ParamSpec("P")
@@ -139,18 +140,23 @@ def _rows_without_v2(registry: Registry) -> list[dict[str, Any]]:
     with registry.transaction(readonly=True) as session:
         models = session.execute(
             select(RerankerModel.name, RerankerModel.version, RerankerModel.cell_key,
-                   RerankerModel.feature_schema)
+                   as_text(RerankerModel.feature_schema))
             .where(RerankerModel.schema_sha_v2.is_(None))
             .order_by(RerankerModel.id)
         ).all()  # fmt: skip
         schemas = session.execute(
-            select(LiveSchema.name, LiveSchema.feature_schema)
+            select(LiveSchema.name, as_text(LiveSchema.feature_schema))
             .where(LiveSchema.schema_sha_v2.is_(None))
             .order_by(LiveSchema.id)
         ).all()
-    return [{"model": f"{n}#{v}", "cell": c, "feature_schema": fs} for n, v, c, fs in models] + [
-        {"live_schema": n, "feature_schema": fs} for n, fs in schemas
-    ]
+
+    def schema(stored: str | None) -> Any:
+        value, unparseable = parse_stored(stored, "row", "feature_schema")
+        return stored if unparseable is not None else value  # as stored, for the receipt
+
+    return [
+        {"model": f"{n}#{v}", "cell": c, "feature_schema": schema(fs)} for n, v, c, fs in models
+    ] + [{"live_schema": n, "feature_schema": schema(fs)} for n, fs in schemas]
 
 
 def recorded_backfill(fn: Callable[P, list[Any]]) -> Callable[P, list[Any]]:
