@@ -107,21 +107,36 @@ def _gate(verdict: str) -> Gate:
     )
 
 
-def spec_yaml_text(name: str, feature_schema: Mapping[str, Sequence[str]], objective: str) -> str:
+def spec_yaml_text(
+    name: str,
+    feature_schema: Mapping[str, Sequence[str]],
+    objective: str,
+    *,
+    seed: int = 0,
+    num_boost_round: int = 8,
+    min_lift: float = 0.01,
+) -> str:
     """A resolved training spec as the lab would write it (serving stores it verbatim)."""
     families = "\n".join(f"  - {family}" for family in sorted(feature_schema))
     return (
-        f"name: {name}\n"
         f"dataset: datasets/{name}-data\n"
         f"feature_families:\n{families}\n"
         f"objective: {objective}\n"
         "protocol:\n  cells: pooled\n  snapshots: all\n"
         "weighting: none\n"
-        "lightgbm:\n  num_leaves: 7\n  learning_rate: 0.2\n  num_threads: 1\n"
-        "seed: 0\n"
-        "gate:\n  metric: ndcg@10\n  min_lift: 0.01\n"
+        "params:\n  num_leaves: 7\n  learning_rate: 0.2\n"
+        f"num_boost_round: {num_boost_round}\n"
+        "early_stopping: null\n"
+        f"seed: {seed}\n"
+        "num_threads: 1\n"
+        "search: null\n"
+        f"gate:\n  metric: ndcg@10\n  min_lift: {min_lift}\n"
         "license:\n  id: CC-BY-4.0\n  url: https://creativecommons.org/licenses/by/4.0/\n"
     )
+
+
+SMOKE_SPEC_ROUNDS = 500
+"""A smoke run trains a few rounds of a spec that plans many (the lab caps the rounds)."""
 
 
 def make_record(
@@ -218,7 +233,15 @@ def write_run_dir(
     run_dir = parent / (dir_name or (f"{name}--{cell}" if cell is not None else name))
     run_dir.mkdir(parents=True)
     (run_dir / "model.txt").write_text(text, encoding="utf-8")
-    (run_dir / "spec.yaml").write_text(spec_yaml_text(name, feature_schema, objective), "utf-8")
+    spec = spec_yaml_text(
+        name,
+        feature_schema,
+        objective,
+        seed=seed,
+        num_boost_round=SMOKE_SPEC_ROUNDS if smoke else num_trees,
+        min_lift=record.gate.min_lift,
+    )
+    (run_dir / "spec.yaml").write_text(spec, "utf-8")
     (run_dir / "run.json").write_text(to_json_text(record), encoding="utf-8")
     if with_report:
         (run_dir / "report").mkdir()

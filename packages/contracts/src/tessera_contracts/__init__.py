@@ -56,10 +56,12 @@ from ._run_record import (
     ModelEntry,
     RunRecord,
     TuningSummary,
+    decide_gate,
+    gate_verdict,
     run_record_content,
 )
 from ._summary import RunSummary, StageSummary
-from ._values import FileEntry, License, Producer
+from ._values import NAME_MAX_LENGTH, NAME_PATTERN, FileEntry, License, Producer, check_name
 
 __version__ = _version("tessera-contracts")
 
@@ -68,6 +70,8 @@ __all__ = [
     "FAMILY_NAME_PATTERN",
     "FEATURE_SCHEMA_METADATA_KEY",
     "KNOWN_STAGES",
+    "NAME_MAX_LENGTH",
+    "NAME_PATTERN",
     "RUN_RECORD_VOLATILE",
     "CategoryMetrics",
     "ContractError",
@@ -97,9 +101,12 @@ __all__ = [
     "__version__",
     "aggregate_sha256",
     "canonical_json",
+    "check_name",
     "compute_feature_schema_sha",
     "compute_schema_sha",
+    "decide_gate",
     "format_validation_error",
+    "gate_verdict",
     "load_json_file",
     "load_manifest",
     "load_receipt",

@@ -69,6 +69,32 @@ class Metrics(StrictModel):
         return self
 
 
+def gate_verdict(lift: float, min_lift: float) -> Literal["PROMOTE", "HOLD"]:
+    """The gate rule, owned here so the lab and serving decide alike: ``lift >= min_lift``."""
+    return "PROMOTE" if lift >= min_lift else "HOLD"
+
+
+def decide_gate(metric: str, min_lift: float, metrics: Metrics) -> Gate:
+    """The gate of ``metrics`` under a rule (``metric``, ``min_lift``), computed from eval.
+
+    Raises ContractError when ``metric`` was not computed for the model or the baseline.
+    """
+    if metric not in metrics.eval or metric not in metrics.baseline:
+        raise ContractError(
+            f"gate metric {metric!r} was not computed (available: {sorted(metrics.eval)})"
+        )
+    model_value, baseline_value = metrics.eval[metric], metrics.baseline[metric]
+    lift = model_value - baseline_value
+    return Gate(
+        metric=metric,
+        min_lift=min_lift,
+        model_value=model_value,
+        baseline_value=baseline_value,
+        lift=lift,
+        verdict=gate_verdict(lift, min_lift),
+    )
+
+
 class Gate(StrictModel):
     """The promotion gate: ``lift = model_value - baseline_value`` must reach ``min_lift``."""
 
@@ -86,7 +112,7 @@ class Gate(StrictModel):
             raise ContractError(
                 f"gate lift {self.lift!r} is not model_value - baseline_value ({expected_lift!r})"
             )
-        expected = "PROMOTE" if self.lift >= self.min_lift else "HOLD"
+        expected = gate_verdict(self.lift, self.min_lift)
         if self.verdict != expected:
             raise ContractError(
                 f"gate verdict {self.verdict!r} contradicts lift {self.lift:.6g} "

@@ -2,18 +2,44 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from ._errors import ContractError
 from ._fingerprints import canonical_json
 
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 SHORT_SHA_PATTERN = r"^[0-9a-f]{12}$"
 GIT_SHA_PATTERN = r"^[0-9a-f]{7,40}$"
 SPDX_ID_PATTERN = r"^(LicenseRef-[A-Za-z0-9.-]+|[A-Za-z0-9][A-Za-z0-9.+-]*)$"
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+NAME_MAX_LENGTH = 128
+"""The longest name of a run, dataset, model or live schema (every registry backend stores it)."""
+NAME_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{NAME_MAX_LENGTH - 1}}}$"
+"""Names: a letter or digit, then letters, digits, '.', '_' or '-' (file- and URL-safe)."""
+_NAME_RE = re.compile(NAME_PATTERN[1:-1])
+
+
+def check_name(value: object, what: str = "name") -> str:
+    """``value`` if it is a valid name, else ContractError saying what a name may hold."""
+    if isinstance(value, str) and _NAME_RE.fullmatch(value):
+        return value
+    if not isinstance(value, str):
+        problem = f"expected a string, found {type(value).__name__}"
+    elif not value:
+        problem = "is empty"
+    elif len(value) > NAME_MAX_LENGTH:
+        problem = f"is {len(value)} characters long"
+    else:
+        bad = next((c for c in value if not re.fullmatch(r"[A-Za-z0-9._-]", c)), None)
+        problem = f"contains {bad!r}" if bad is not None else f"starts with {value[0]!r}"
+    shown = repr(value[:40] + "...") if isinstance(value, str) and len(value) > 40 else repr(value)
+    raise ContractError(
+        f"{what} {shown} {problem}: expected a letter or digit, then letters, digits, "
+        f"'.', '_' or '-', at most {NAME_MAX_LENGTH} characters"
+    )
 
 
 def _to_utc(value: datetime) -> datetime:

@@ -8,14 +8,13 @@ Several directories (one per category cell) appear together or not at all.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tessera_contracts import ContractError, RunRecord, load_run_record
+from tessera_contracts import ContractError, RunRecord, check_name, load_run_record
 from tessera_lab.errors import TrainingError
 
 CONTRACT_FILES = ("run.json", "spec.yaml", "model.txt")
@@ -26,7 +25,6 @@ STUDY_FILE = "study.json"
 """``report/study.json``: every trial of the study behind a tuned run."""
 ENGINE_FILE = "engine.json"
 """``report/engine.json``: the Dask engine a run trained on (workers, partitions, versions)."""
-RUN_NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
 @dataclass(frozen=True)
@@ -39,13 +37,11 @@ class RunFiles:
 
 
 def check_run_name(name: str) -> str:
-    """Run names are file-system and contract safe (``RunRecord.name``)."""
-    if not RUN_NAME_PATTERN.fullmatch(name):
-        raise TrainingError(
-            f"run name {name!r}: expected letters, digits, '.', '_' or '-' (at most 128, "
-            "starting with a letter or digit)"
-        )
-    return name
+    """Run names are file-system and contract safe (the contracts' name rule)."""
+    try:
+        return check_name(name, "run name")
+    except ContractError as exc:
+        raise TrainingError(str(exc)) from exc
 
 
 def ensure_absent(runs_dir: Path, names: Sequence[str]) -> None:

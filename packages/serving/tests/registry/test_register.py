@@ -83,7 +83,7 @@ def test_a_new_run_of_the_same_name_is_the_next_version(
     register_runs(live, [runs.write_run_dir(tmp_path / "a", "rr", seed=1)])
     result = register_runs(live, [runs.write_run_dir(tmp_path / "b", "rr", seed=2)])[0]
     assert result.version == 2 and _count(live) == 2
-    assert resolve_model(live, "rr").version == 2
+    assert resolve_model(live, "rr#2").version == 2
     assert resolve_model(live, "rr#1").version == 1
 
 
@@ -95,7 +95,7 @@ def test_per_category_run_set_is_one_version_with_a_row_per_cell(
     assert (result.name, result.version) == ("go", 1)
     assert [row.cell for row in result.rows] == ["bp", "cc", "mf"]
     assert len({row.artifact_sha256 for row in result.rows}) == 3
-    resolved = resolve_model(live, "go")
+    resolved = resolve_model(live, "go#1")
     assert resolved.for_cell("cc") is not None and resolved.for_cell("zz") is None
     again = register_runs(live, sorted((tmp_path / "runs").glob("go--*")))[0]
     assert again.created is False and _count(live) == 3
@@ -184,7 +184,7 @@ def test_import_by_reference_refuses_escapes_and_mismatches(
     escaping = live.store.uri(sha).replace(f"objects/{sha[:2]}/", f"objects/{sha[:2]}/../../../")
     with pytest.raises(RegistrationError, match="escapes the store"):
         import_by_reference(live, uri=escaping, sha256=sha, run_json=run_dir / "run.json")
-    with pytest.raises(RegistrationError, match="not --sha256"):
+    with pytest.raises(RegistrationError, match=f"names object {other}, not {sha}"):
         import_by_reference(
             live, uri=live.store.uri(other), sha256=sha, run_json=run_dir / "run.json"
         )
@@ -193,7 +193,7 @@ def test_import_by_reference_refuses_escapes_and_mismatches(
             live, uri=live.store.uri(other), sha256=other, run_json=run_dir / "run.json"
         )
     missing = hashlib.sha256(b"absent").hexdigest()
-    with pytest.raises(Exception, match="missing from the store"):
+    with pytest.raises(RegistrationError, match="missing from the store"):
         import_by_reference(
             live, uri=live.store.uri(missing), sha256=missing, run_json=run_dir / "run.json"
         )

@@ -19,6 +19,7 @@ from tessera_serving.errors import RegistryError
 from tessera_serving.registry import LiveSchema, Registry, RerankerModel
 from tessera_serving.registry.receipt_store import rejected_on_failure, serving_recorder
 from tessera_serving.registry.receipts import record_backfill, record_pending
+from tessera_serving.registry.stored_json import as_text, parse_stored
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,10 @@ class BackfillChange:
         )
 
 
-def _v2(label: str, schema: dict[str, list[str]]) -> str:
+def _v2(label: str, stored: str | None) -> str:
+    schema, unparseable = parse_stored(stored, label, "feature_schema")
+    if unparseable is not None:
+        raise RegistryError(f"{unparseable}; nothing was backfilled")
     try:
         return compute_schema_sha(schema)
     except ContractError as exc:
@@ -72,13 +76,13 @@ def _rows_without_v2(session: Session) -> tuple[list[Any], list[Any]]:
             RerankerModel.name,
             RerankerModel.version,
             RerankerModel.cell_key,
-            RerankerModel.feature_schema,
+            as_text(RerankerModel.feature_schema),
         )
         .where(RerankerModel.schema_sha_v2.is_(None))
         .order_by(RerankerModel.id)
     ).all()
     schemas = session.execute(
-        select(LiveSchema.id, LiveSchema.name, LiveSchema.feature_schema)
+        select(LiveSchema.id, LiveSchema.name, as_text(LiveSchema.feature_schema))
         .where(LiveSchema.schema_sha_v2.is_(None))
         .order_by(LiveSchema.id)
     ).all()

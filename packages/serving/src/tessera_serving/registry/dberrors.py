@@ -7,6 +7,7 @@ as :class:`UniqueConflict` so idempotent writers can re-read and return the winn
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,6 +16,7 @@ from sqlalchemy import exc as sa_exc
 from tessera_serving.errors import RegistryError, SchemaRevisionError
 
 UPGRADE_HINT = "run `tessera-serve db upgrade`"
+_MISSING_DATABASE = re.compile(r'database "(?P<name>[^"]+)" does not exist')
 _MISSING_TABLE_MARKERS = ("no such table", "undefinedtable", "does not exist", "no such column")
 
 
@@ -48,6 +50,13 @@ def translate_db_errors(where: str) -> Iterator[None]:
         raise RegistryError(f"registry {where}: integrity violation: {line}") from error
     except (sa_exc.OperationalError, sa_exc.ProgrammingError) as error:
         line = _first_line(error)
+        missing_db = _MISSING_DATABASE.search(str(getattr(error, "orig", None) or error))
+        if missing_db is not None:
+            raise RegistryError(
+                f"registry {where}: the database {missing_db['name']!r} does not exist on the "
+                f"server: create it (CREATE DATABASE or `createdb {missing_db['name']}`), "
+                f"then {UPGRADE_HINT}"
+            ) from error
         if any(marker in line.lower() for marker in _MISSING_TABLE_MARKERS):
             raise SchemaRevisionError(
                 f"registry {where} lacks a table or column this code uses ({line}): {UPGRADE_HINT}"

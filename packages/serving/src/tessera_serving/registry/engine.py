@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session
 
 from tessera_serving.config import ServingConfig, redact_url
-from tessera_serving.errors import RegistryError, SchemaRevisionError
+from tessera_serving.errors import ConfigurationError, SchemaRevisionError
 
 from .dberrors import translate_db_errors
 from .migrate import check_revision as _check_revision
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
     from tessera_serving.store import ArtifactStore
 
 SQLITE_BUSY_TIMEOUT_S = 60.0
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+_URL_FORMS = "expected sqlite:///PATH or postgresql+psycopg://USER@HOST:PORT/DATABASE"
 _READONLY = "tessera_readonly"
 
 
@@ -50,8 +53,15 @@ def create_registry_engine(url: str, *, create_dir: bool = False) -> Engine:
     """An engine for ``url``; ``create_dir`` makes a SQLite file's directory if missing."""
     try:
         parsed = make_url(url)
-    except Exception as exc:  # sqlalchemy raises ArgumentError for garbage
-        raise RegistryError(f"invalid registry database URL {redact_url(url)!r}: {exc}") from exc
+    except ArgumentError as exc:
+        raise ConfigurationError(
+            f"invalid registry database URL {redact_url(url)!r}: {exc}; {_URL_FORMS}"
+        ) from exc
+    if parsed.get_backend_name() not in SUPPORTED_BACKENDS:
+        raise ConfigurationError(
+            f"registry database URL {redact_url(url)!r}: unsupported database "
+            f"{parsed.get_backend_name()!r}; {_URL_FORMS}"
+        )
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
@@ -62,10 +72,21 @@ def create_registry_engine(url: str, *, create_dir: bool = False) -> Engine:
                 raise SchemaRevisionError(
                     f"registry database {database} does not exist: run `tessera-serve db upgrade`"
                 )
-        engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+        engine = _create(parsed, url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
         _install_sqlite_hooks(engine)
         return engine
-    return create_engine(parsed, pool_pre_ping=True)
+    return _create(parsed, url, pool_pre_ping=True)
+
+
+def _create(parsed: URL, url: str, **options: Any) -> Engine:
+    """``create_engine`` with a missing or unknown driver reported in one line."""
+    try:
+        return create_engine(parsed, **options)
+    except (ArgumentError, ImportError) as exc:
+        raise ConfigurationError(
+            f"registry database URL {redact_url(url)!r}: driver {parsed.drivername!r} is not "
+            f"available ({type(exc).__name__}: {exc}); {_URL_FORMS}"
+        ) from exc
 
 
 class Registry:

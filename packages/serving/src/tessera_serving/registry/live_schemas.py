@@ -8,7 +8,6 @@ again is a no-op; reusing a name for different columns is an error.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +16,7 @@ from sqlalchemy import select
 
 from tessera_contracts import (
     ContractError,
+    check_name,
     compute_feature_schema_sha,
     compute_schema_sha,
     load_manifest,
@@ -24,8 +24,6 @@ from tessera_contracts import (
 from tessera_serving.errors import RegistrationError
 from tessera_serving.registry import LiveSchema, Registry, UniqueConflict
 from tessera_serving.registry.yaml_io import read_schema_file
-
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 
 
 @dataclass(frozen=True)
@@ -83,8 +81,10 @@ def add_live_schema(
     """Record a live schema; return it and whether it was new (idempotent per name+schema)."""
     v1, v2 = check_schema(feature_schema, source)
     name = name or f"schema-{v2}"
-    if not re.match(NAME_PATTERN, name):
-        raise RegistrationError(f"live schema name {name!r} must match {NAME_PATTERN}")
+    try:
+        check_name(name, "live schema name")
+    except ContractError as exc:
+        raise RegistrationError(str(exc)) from exc
     for _attempt in range(3):
         try:
             with registry.transaction() as session:

@@ -66,6 +66,7 @@ def check_revision(engine: Engine) -> None:
     expected = code_revision()
     with engine.connect() as connection:
         found = database_revision(connection)
+    _refuse_unknown(found)
     if found != expected:
         state = found if found is not None else "none (empty database)"
         raise SchemaRevisionError(
@@ -98,5 +99,6 @@ def _refuse_unknown(revision: str | None) -> None:
     if revision is not None and not _known(revision):
         raise SchemaRevisionError(
             f"registry database at revision {revision}, which this code does not know "
-            f"(newest known: {code_revision()}): upgrade tessera-serving"
+            f"(newest known: {code_revision()}): the database was migrated by a newer "
+            "Tessera; upgrade Tessera (tessera-serving) to use it"
         )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
+from tessera_contracts import NAME_PATTERN
 from tessera_serving.errors import NotFoundError
 from tessera_serving.registry.tables import STAGES, Promotion, RerankerModel
 
@@ -22,8 +23,8 @@ if TYPE_CHECKING:
     from tessera_serving.registry import Registry
 
 _REF = re.compile(
-    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]{0,127})(?:@(?P<stage>[a-z]+)|#(?P<version>\d+))?$"
-)
+    rf"(?P<name>{NAME_PATTERN[1:-1]})(?:@(?P<stage>[a-z]+)|#(?P<version>[0-9]+))?"
+)  # the name part is the contracts' name rule; matched with fullmatch
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ class ResolvedModel:
 
 def parse_ref(ref: str) -> tuple[str, str | None, int | None]:
     """``NAME`` / ``NAME@stage`` / ``NAME#VERSION`` -> (name, stage, version)."""
-    match = _REF.match(ref)
+    match = _REF.fullmatch(ref)
     if match is None:
         raise NotFoundError(f"model reference {ref!r} is not NAME, NAME@stage or NAME#VERSION")
     stage = match["stage"]

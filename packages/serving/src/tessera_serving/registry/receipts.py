@@ -20,6 +20,7 @@ from tessera_contracts import FileRef, run_record_content
 from tessera_contracts.receipts import ReceiptRecorder
 from tessera_serving.registry.models import ModelRow
 from tessera_serving.registry.rundir import LoadedRun
+from tessera_serving.registry.stored_json import parse_stored
 
 _ROW_FIELDS = (
     "cell", "artifact_sha256", "feature_schema_sha", "schema_sha_v2", "objective",
@@ -85,10 +86,15 @@ def record_registered(rec: ReceiptRecorder, result: Sequence[RegisteredRows]) ->
 
 def record_pending(rec: ReceiptRecorder, models: Sequence[Any], schemas: Sequence[Any]) -> int:
     """The rows without schema_sha_v2, as the backfill read them (no ids); return how many."""
+
+    def schema(stored: str | None) -> Any:
+        value, unparseable = parse_stored(stored, "row", "feature_schema")
+        return stored if unparseable is not None else value  # as stored, for the receipt
+
     pending = [
-        {"model": f"{name}#{version}", "cell": cell, "feature_schema": schema}
-        for _id, name, version, cell, schema in models
-    ] + [{"live_schema": name, "feature_schema": schema} for _id, name, schema in schemas]
+        {"model": f"{name}#{version}", "cell": cell, "feature_schema": schema(stored)}
+        for _id, name, version, cell, stored in models
+    ] + [{"live_schema": name, "feature_schema": schema(stored)} for _id, name, stored in schemas]
     rec.add_input_data("rows_without_schema_sha_v2", pending, records=len(pending))
     return len(pending)
 

@@ -3,23 +3,26 @@
 A set of run directories with one model name is one model version: a pooled run gives one
 row, a per-category run set (``runs/<name>--<cell>``) one row per cell. Boosters are
 uploaded first (content-addressed, so an interrupted upload leaves at most an unreferenced
-object), then every row is inserted in one transaction. Registering the same runs again
-returns the existing version; two concurrent registrations race on unique constraints and
-the loser re-reads the winner's rows.
+object), then every row of every model name in the call is inserted in ONE transaction:
+all or nothing. Registering the same runs again returns the existing version and restores
+a stored booster that went missing or corrupt; two concurrent registrations race on unique
+constraints and the loser re-reads the winner's rows.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tessera_contracts import ContractError, check_name
 from tessera_contracts.receipts import ReceiptRecorder
-from tessera_serving.errors import RegistrationError
+from tessera_serving.errors import ArtifactError, RegistrationError
 from tessera_serving.registry import LiveSchema, Registry, RerankerModel, UniqueConflict
 from tessera_serving.registry.models import ModelRow
 from tessera_serving.registry.receipt_store import rejected_on_failure, serving_recorder
@@ -28,12 +31,14 @@ from tessera_serving.registry.receipts import (
     record_registered,
     record_run_content,
 )
+from tessera_serving.registry.run_consistency import check_against_booster, check_against_spec
 from tessera_serving.registry.rundir import (
     LoadedRun,
     check_booster,
     expand_run_sets,
     load_run_dir,
     parse_run_json,
+    read_spec,
 )
 from tessera_serving.registry.tables import VIA_REFERENCE, VIA_RUN_DIR
 from tessera_serving.testhooks import pause_point
@@ -49,12 +54,27 @@ class Registered:
     version: int
     rows: tuple[ModelRow, ...]
     created: bool
+    restored: tuple[str, ...] = ()
 
     def describe(self) -> str:
         cells = [row.cell for row in self.rows if row.cell is not None]
         what = f"{len(cells)} cells: {', '.join(cells)}" if cells else "pooled"
         verb = "registered" if self.created else "already registered as"
-        return f"{verb} {self.name}#{self.version} ({what})"
+        fixed = f"; restored missing or corrupt artifact {', '.join(self.restored)}"
+        return f"{verb} {self.name}#{self.version} ({what}){fixed if self.restored else ''}"
+
+    def to_plain(self) -> dict[str, Any]:
+        """A JSON-ready summary (``--json`` output)."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "created": self.created,
+            "restored_artifacts": list(self.restored),
+            "rows": [
+                {"cell": r.cell, "run_name": r.run_name, "artifact_sha256": r.artifact_sha256}
+                for r in self.rows
+            ],
+        }
 
 
 def model_name_of(run: LoadedRun, override: str | None) -> str:
@@ -183,48 +203,79 @@ def _row(run: LoadedRun, name: str, version: int, uri: str, via: str) -> Reranke
     )
 
 
-def register_group(
+def check_model_name(name: str) -> str:
+    """``name`` if the contracts' name rule allows it, else RegistrationError (nothing written)."""
+    try:
+        return check_name(name, "model name")
+    except ContractError as exc:
+        raise RegistrationError(str(exc)) from exc
+
+
+def _store_boosters(
+    registry: Registry, runs: Sequence[LoadedRun], via: str
+) -> tuple[dict[str, str], set[str]]:
+    """Each run's booster URI, and the boosters (re)written because missing or corrupt."""
+    store = registry.store
+    uris, restored = {}, set()
+    for run in runs:
+        # a run directory's bytes were checked against run.json's sha256: safe to restore from
+        if via == VIA_RUN_DIR and store.restore(run.model_bytes):
+            restored.add(run.model_sha256)
+        uris[run.run_sha256] = store.uri(run.model_sha256)
+    return uris, restored
+
+
+def _insert_group(
+    session: Session, name: str, runs: Sequence[LoadedRun], uris: dict[str, str], via: str
+) -> Registered:
+    """The existing version holding ``runs``, or a new version of ``name`` (flushed)."""
+    done = _already(session, name, runs)
+    if done is not None:
+        return done
+    latest = session.scalar(
+        select(func.max(RerankerModel.version)).where(RerankerModel.name == name)
+    )
+    version = int(latest or 0) + 1
+    rows = [_row(run, name, version, uris[run.run_sha256], via) for run in runs]
+    session.add_all(rows)
+    session.flush()
+    return Registered(name, version, tuple(ModelRow.of(r) for r in rows), True)
+
+
+def _with_restored(result: Registered, restored: set[str]) -> Registered:
+    shas = tuple(sorted({r.artifact_sha256 for r in result.rows} & restored))
+    return replace(result, restored=shas) if shas else result
+
+
+def register_groups(
     registry: Registry,
-    name: str,
-    runs: Sequence[LoadedRun],
+    groups: dict[str, list[LoadedRun]],
     *,
     allow_unknown_schema: bool = False,
     via: str = VIA_RUN_DIR,
-) -> Registered:
-    """Store the boosters of ``runs`` and insert them as one new version of ``name``."""
-    with registry.transaction(readonly=True) as session:
-        done = _already(session, name, runs)
-    if done is not None:
-        return done
-    store = registry.store
-    uris = {}
-    for run in runs:
-        if via == VIA_RUN_DIR:
-            store.put_bytes(run.model_bytes)
-        uris[run.run_sha256] = store.uri(run.model_sha256)
+) -> list[Registered]:
+    """Store the boosters, then insert every group in ONE transaction: all or nothing."""
+    for name in groups:
+        check_model_name(name)
+    every_run = [run for members in groups.values() for run in members]
+    uris, restored = _store_boosters(registry, every_run, via)
     pause_point("register.after_upload")
     for _attempt in range(MAX_ATTEMPTS):
         try:
             with registry.transaction() as session:
-                done = _already(session, name, runs)
-                if done is not None:
-                    return done
                 if not allow_unknown_schema:
-                    for run in runs:
+                    for run in every_run:
                         _require_live_schema(session, run)
-                latest = session.scalar(
-                    select(func.max(RerankerModel.version)).where(RerankerModel.name == name)
-                )
-                version = int(latest or 0) + 1
-                rows = [_row(run, name, version, uris[run.run_sha256], via) for run in runs]
-                session.add_all(rows)
-                session.flush()
+                results = [
+                    _insert_group(session, name, members, uris, via)
+                    for name, members in groups.items()
+                ]
                 pause_point("register.before_commit")
-                return Registered(name, version, tuple(ModelRow.of(r) for r in rows), True)
+            return [_with_restored(result, restored) for result in results]
         except UniqueConflict:
             continue  # a concurrent registration committed first: re-read and retry
     raise RegistrationError(
-        f"model {name!r}: registration kept conflicting with concurrent writers"
+        f"models {sorted(groups)}: registration kept conflicting with concurrent writers"
     )
 
 
@@ -235,7 +286,7 @@ def register_runs(
     name: str | None = None,
     allow_unknown_schema: bool = False,
 ) -> list[Registered]:
-    """Check every run directory first, then register each model name as one version.
+    """Check every run directory first, then register every model name in one transaction.
 
     Leaves a ``registration`` receipt: the run directories in, the model rows out.
     """
@@ -257,6 +308,8 @@ def _register_runs(
     name: str | None,
     allow_unknown_schema: bool,
 ) -> list[Registered]:
+    if name is not None:
+        check_model_name(name)
     runs = [(load_run_dir(path), implied) for path, implied in run_sets]
     used: set[str] = set()
     for run, _ in runs:
@@ -264,14 +317,13 @@ def _register_runs(
     if not runs:
         raise RegistrationError("no run directories given")
     groups = group_runs(runs, name)
+    for model in groups:
+        check_model_name(model)
     if not allow_unknown_schema:  # before anything is stored, so one bad run writes nothing
         with registry.transaction(readonly=True) as session:
             for run, _ in runs:
                 _require_live_schema(session, run)
-    return [
-        register_group(registry, model, members, allow_unknown_schema=allow_unknown_schema)
-        for model, members in groups.items()
-    ]
+    return register_groups(registry, groups, allow_unknown_schema=allow_unknown_schema)
 
 
 def import_by_reference(
@@ -296,8 +348,8 @@ def import_by_reference(
         rec.add_input_data("artifact", {"sha256": str(sha256)})
         with rejected_on_failure(rec, 1):
             model, run = _import(registry, rec, uri, sha256, Path(run_json), spec_yaml, name)
-            result = register_group(
-                registry, model, [run], allow_unknown_schema=allow_unknown_schema,
+            [result] = register_groups(
+                registry, {model: [run]}, allow_unknown_schema=allow_unknown_schema,
                 via=VIA_REFERENCE,
             )  # fmt: skip
         record_registered(rec, [result])
@@ -314,7 +366,6 @@ def _import(
     name: str | None,
 ) -> tuple[str, LoadedRun]:
     """The checked run of an import by reference and its model name."""
-    from tessera_serving.registry.rundir import read_spec
 
     try:
         raw = run_json.read_bytes()
@@ -322,23 +373,29 @@ def _import(
         raise RegistrationError(f"{run_json}: cannot read: {exc.strerror or exc}") from exc
     record_run_content(rec, raw)
     record = parse_run_json(raw, str(run_json))
+    if name is not None:
+        check_model_name(name)
     store = registry.store
     try:
         in_store = store.sha256_from_uri(uri)
-    except Exception as exc:
-        raise RegistrationError(f"--uri {uri}: {exc}") from exc
-    if in_store != sha256:
-        raise RegistrationError(f"--uri {uri} names object {in_store}, not --sha256 {sha256}")
-    model_bytes = store.read_bytes(sha256)
-    num_trees = check_booster(model_bytes, record, uri, hashlib.sha256(model_bytes).hexdigest())
+        if in_store != sha256:
+            raise RegistrationError(f"artifact {uri} names object {in_store}, not {sha256}")
+        model_bytes = store.read_bytes(sha256)
+    except ArtifactError as exc:
+        raise RegistrationError(f"artifact {uri}: {exc}") from exc
+    facts = check_booster(model_bytes, record, uri, hashlib.sha256(model_bytes).hexdigest())
+    spec_text, spec_data = read_spec(Path(spec_yaml)) if spec_yaml is not None else (None, None)
+    if spec_data is not None:
+        check_against_spec(record, spec_data, str(run_json), str(spec_yaml))
+    check_against_booster(record, facts, spec_data, str(run_json), str(spec_yaml))
     run = LoadedRun(
         run_dir=run_json.parent,
         record=record,
         run_json=raw.decode("utf-8"),
         run_sha256=hashlib.sha256(raw).hexdigest(),
-        spec_yaml=read_spec(Path(spec_yaml)) if spec_yaml is not None else None,
+        spec_yaml=spec_text,
         model_bytes=model_bytes,
         model_sha256=sha256,
-        num_trees=num_trees,
+        num_trees=facts.num_trees,
     )
     return model_name_of(run, name), run

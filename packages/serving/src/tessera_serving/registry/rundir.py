@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tessera_contracts import (
     ContractError,
@@ -19,6 +20,11 @@ from tessera_contracts import (
     parse_json,
 )
 from tessera_serving.errors import RegistrationError
+from tessera_serving.registry.run_consistency import (
+    BoosterFacts,
+    check_against_booster,
+    check_against_spec,
+)
 from tessera_serving.registry.yaml_io import load_yaml, read_text
 
 RUN_FILES = ("run.json", "spec.yaml", "model.txt")
@@ -70,8 +76,8 @@ def parse_run_json(raw: bytes, source: str) -> RunRecord:
         raise RegistrationError(str(exc)) from exc
 
 
-def check_booster(model_bytes: bytes, record: RunRecord, source: str, sha256: str) -> int:
-    """The model bytes hash to ``model.sha256`` and carry ``feature_names``; return num trees."""
+def check_booster(model_bytes: bytes, record: RunRecord, source: str, sha256: str) -> BoosterFacts:
+    """The model bytes hash to ``model.sha256`` and carry ``feature_names``; what they state."""
     if sha256 != record.model.sha256:
         raise RegistrationError(
             f"{source}: sha256 {sha256} does not match run.json field 'model.sha256' "
@@ -102,16 +108,16 @@ def check_booster(model_bytes: bytes, record: RunRecord, source: str, sha256: st
             f"{source}: the booster's feature names differ from run.json field 'feature_names' "
             f"at position {diff}: booster has {found!r}, run.json has {expected!r}"
         )
-    return int(booster.num_trees())
+    return BoosterFacts.read(model_bytes.decode("utf-8"), int(booster.num_trees()))
 
 
-def read_spec(path: Path) -> str:
-    """``spec.yaml``'s text, which must be a YAML mapping."""
+def read_spec(path: Path) -> tuple[str, dict[str, Any]]:
+    """``spec.yaml``'s text and its data, which must be a YAML mapping."""
     text = read_text(path, RegistrationError)
     data = load_yaml(text, str(path), RegistrationError)
     if not isinstance(data, dict):
         raise RegistrationError(f"{path}: expected a YAML mapping, found {type(data).__name__}")
-    return text
+    return text, data
 
 
 def load_run_dir(run_dir: str | Path) -> LoadedRun:
@@ -124,10 +130,13 @@ def load_run_dir(run_dir: str | Path) -> LoadedRun:
     paths = {name: contained_file(run_dir, name) for name in RUN_FILES}
     raw = paths["run.json"].read_bytes()
     record = parse_run_json(raw, str(run_dir / "run.json"))
-    spec = read_spec(paths["spec.yaml"])
+    spec, spec_data = read_spec(paths["spec.yaml"])
     model_bytes = paths["model.txt"].read_bytes()
     model_sha256 = hashlib.sha256(model_bytes).hexdigest()
-    num_trees = check_booster(model_bytes, record, str(run_dir / "model.txt"), model_sha256)
+    facts = check_booster(model_bytes, record, str(run_dir / "model.txt"), model_sha256)
+    source, spec_source = str(run_dir / "run.json"), str(run_dir / "spec.yaml")
+    check_against_spec(record, spec_data, source, spec_source)
+    check_against_booster(record, facts, spec_data, source, spec_source)
     return LoadedRun(
         run_dir=run_dir,
         record=record,
@@ -136,7 +145,7 @@ def load_run_dir(run_dir: str | Path) -> LoadedRun:
         spec_yaml=spec,
         model_bytes=model_bytes,
         model_sha256=model_sha256,
-        num_trees=num_trees,
+        num_trees=facts.num_trees,
     )
 
 

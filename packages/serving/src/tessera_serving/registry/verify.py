@@ -20,6 +20,7 @@ from sqlalchemy import select
 from tessera_contracts import ContractError, compute_feature_schema_sha, compute_schema_sha
 from tessera_serving.errors import ArtifactError
 from tessera_serving.registry import STAGES, LiveSchema, Promotion, Registry, RerankerModel
+from tessera_serving.registry.stored_json import as_text, parse_stored
 
 
 @dataclass
@@ -56,7 +57,7 @@ _COLUMNS = (
     RerankerModel.license_url,
     RerankerModel.artifact_sha256,
     RerankerModel.artifact_uri,
-    RerankerModel.feature_schema,
+    as_text(RerankerModel.feature_schema).label("feature_schema"),
     RerankerModel.feature_schema_sha,
     RerankerModel.schema_sha_v2,
 )
@@ -80,8 +81,11 @@ def _fingerprints(schema: Any, cache: dict[Any, _Fingerprints]) -> _Fingerprints
 
 
 def _fingerprint_violations(
-    where: str, schema: Any, v1: str, v2: str | None, cache: dict[Any, _Fingerprints]
+    where: str, stored: str | None, v1: str, v2: str | None, cache: dict[Any, _Fingerprints]
 ) -> list[str]:
+    schema, unparseable = parse_stored(stored, where, "feature_schema")
+    if unparseable is not None:
+        return [unparseable]
     expected = _fingerprints(schema, cache)
     if isinstance(expected, str):
         return [f"{where}: {expected}"]
@@ -118,7 +122,7 @@ def verify_registry(registry: Registry) -> VerifyReport:
         schema_rows = session.execute(
             select(
                 LiveSchema.name,
-                LiveSchema.feature_schema,
+                as_text(LiveSchema.feature_schema),
                 LiveSchema.feature_schema_sha,
                 LiveSchema.schema_sha_v2,
             )

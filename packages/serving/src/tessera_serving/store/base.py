@@ -35,6 +35,13 @@ class ArtifactStore(Protocol):
         """Store a file's bytes (streamed); return their sha256."""
         ...
 
+    def restore(self, data: bytes) -> bool:
+        """Store ``data``, replacing a missing or corrupt object; True if it was (re)written.
+
+        Safe because ``data`` hashes to the key: no valid content is ever replaced.
+        """
+        ...
+
     def exists(self, sha256: str) -> bool:
         """Whether an object with this key is present (its content is not checked)."""
         ...
@@ -96,9 +103,12 @@ def sha256_hex(data: bytes) -> str:
 def corrupt(sha256: str, where: str, actual: str) -> ArtifactError:
     return ArtifactError(
         f"artifact {sha256} at {where} is corrupt: its content hashes to {actual}; "
-        "remove it and register the run again"
+        "register the run again to restore it"
     )
 
 
 def missing(sha256: str, where: str) -> ArtifactError:
-    return ArtifactError(f"artifact {sha256} is missing from the store (expected at {where})")
+    return ArtifactError(
+        f"artifact {sha256} is missing from the store (expected at {where}); "
+        "register the run again to restore it"
+    )
