@@ -17,6 +17,7 @@ from tessera_serving.errors import RegistryError
 from tessera_serving.registry import LiveSchema, Registry, RerankerModel
 from tessera_serving.registry.receipts import recorded_backfill
 from tessera_serving.registry.stored_json import as_text, parse_stored
+from tessera_serving.testhooks import pause_point
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ def backfill_schema_sha_v2(registry: Registry, *, dry_run: bool = False) -> list
         for row_id, name, schema in schemas:
             label = f"live schema {name!r}"
             changes.append(BackfillChange("live_schemas", row_id, label, _v2(label, schema)))
+        pause_point("backfill.after_read")
         if not dry_run:
             for change in changes:
                 table = RerankerModel if change.table == "reranker_models" else LiveSchema
@@ -82,4 +84,6 @@ def backfill_schema_sha_v2(registry: Registry, *, dry_run: bool = False) -> list
                     .where(table.id == change.id, table.schema_sha_v2.is_(None))
                     .values(schema_sha_v2=change.schema_sha_v2)
                 )
+            session.flush()
+            pause_point("backfill.before_commit")
     return changes
