@@ -3,7 +3,8 @@
 - ``database_url`` / ``config`` / ``registry``: a fresh, migrated registry, parametrised
   over SQLite (a file in ``tmp_path``) and PostgreSQL (its own schema on 127.0.0.1:5432,
   dropped afterwards). The PostgreSQL half skips, with the reason, only when the server is
-  unreachable.
+  unreachable, and FAILS instead under CI (``CI=true``). Those tests carry the ``postgres``
+  marker (``-m postgres`` / ``-m "not postgres"``).
 - ``sqlite_config`` / ``sqlite_registry``: the same on SQLite only.
 - ``runs``: the ``runs_factory`` module (tiny real LightGBM run directories).
 - ``cli``: run ``tessera-serve`` in a subprocess with a config's locations.
@@ -38,32 +39,53 @@ from tessera_serving.registry import (
     upgrade,
 )
 
-PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG_PORT = int(os.environ.get("TESSERA_TEST_PG_PORT", "5432"))  # another port: "unreachable"
+PG_DSN = f"host=127.0.0.1 port={PG_PORT} user=postgres dbname=test connect_timeout=3"
+PG_URL = f"postgresql+psycopg://postgres@127.0.0.1:{PG_PORT}/test"
 TESSERA_SERVE = Path(sys.executable).parent / "tessera-serve"
 _pg_state: dict[str, str | None] = {}
 
 
 def _pg_unreachable() -> str | None:
-    """``None`` if the PostgreSQL server answers, else why not (checked once per session)."""
-    if "reason" not in _pg_state:
-        try:
-            import psycopg
+    """``None`` if the PostgreSQL server answers, else why not (checked once per session).
 
+    Only a connection failure counts: a broken psycopg install raises, it is not a skip.
+    """
+    if "reason" not in _pg_state:
+        import psycopg
+
+        try:
             with psycopg.connect(PG_DSN) as connection:
                 connection.execute("SELECT 1")
             _pg_state["reason"] = None
-        except Exception as exc:
-            _pg_state["reason"] = f"PostgreSQL at 127.0.0.1:5432 unreachable: {exc}"
+        except psycopg.OperationalError as exc:
+            _pg_state["reason"] = f"PostgreSQL at 127.0.0.1:{PG_PORT} unreachable: {exc}"
     return _pg_state["reason"]
+
+
+def require_postgres() -> None:
+    """Skip when the server is unreachable, except under CI (``CI=true``), where it fails."""
+    reason = _pg_unreachable()
+    if reason is None:
+        return
+    if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+        pytest.fail(f"{reason} (CI is set: PostgreSQL tests must run, not skip)")
+    pytest.skip(reason)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that runs on PostgreSQL ``postgres``, so ``-m postgres`` selects them."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_pg = callspec is not None and callspec.params.get("database_url") == "postgresql"
+        if on_pg or "postgres_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A URL whose connections see only a fresh schema ``tessera_test_<uuid>``."""
-    reason = _pg_unreachable()
-    if reason is not None:
-        pytest.skip(reason)
+    require_postgres()
     import psycopg
 
     schema = f"tessera_test_{uuid.uuid4().hex[:16]}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from typing import Any
 
@@ -17,11 +18,15 @@ def add_parser(subparsers: Any) -> None:
     )
     promote_parser.add_argument("ref", metavar="NAME[#VERSION]", help="default: latest version")
     promote_parser.add_argument("--reason", default="promote", help="recorded in the history")
+    promote_parser.add_argument("--json", action="store_true", help="print the result as JSON")
     add_config_arguments(promote_parser)
     promote_parser.set_defaults(func=_promote)
 
     verify = subparsers.add_parser(
         "verify", help="check every registry row; exit 1 listing each violation"
+    )
+    verify.add_argument(
+        "--json", action="store_true", help="print the report (with every violation) as JSON"
     )
     add_config_arguments(verify)
     verify.set_defaults(func=_verify)
@@ -38,13 +43,16 @@ def add_parser(subparsers: Any) -> None:
 def _promote(args: argparse.Namespace) -> int:
     with open_registry(config_from_args(args)) as registry:
         result = promote(registry, args.ref, reason=args.reason)
-    print(result.describe())
+    print(json.dumps(result.to_plain(), sort_keys=True) if args.json else result.describe())
     return 0
 
 
 def _verify(args: argparse.Namespace) -> int:
     with open_registry(config_from_args(args)) as registry:
         report = verify_registry(registry)
+    if args.json:
+        print(json.dumps(report.to_plain(), sort_keys=True))
+        return 0 if report.ok else 1
     for violation in report.violations:
         print(violation, file=sys.stderr)
     print(report.summary())

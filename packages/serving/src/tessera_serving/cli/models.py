@@ -25,30 +25,26 @@ def add_parser(subparsers: Any) -> None:
     show.set_defaults(func=_show)
 
 
+LIST_HEADER = "MODEL\tSTAGE\tVERDICT\tWEIGHTS\tSCHEMA_SHA_V2\tCELLS"
+
+
 def _list(args: argparse.Namespace) -> int:
     with open_registry(config_from_args(args)) as registry:
         versions = list_versions(registry, args.name)
+    if args.json:
+        for v in versions:
+            print(json.dumps(v.to_plain(), sort_keys=True))
+        return 0
+    if not versions:
+        print("no models registered")
+        return 0
+    print(LIST_HEADER)
     for v in versions:
         cells = ",".join(c for c in v.cells if c is not None) or "pooled"
-        if args.json:
-            record = {
-                "name": v.name,
-                "version": v.version,
-                "cells": list(v.cells),
-                "stage": v.stage,
-                "gate_verdict": v.gate_verdict,
-                "smoke": v.smoke,
-                "schema_sha_v2": v.schema_sha_v2,
-                "created_at": v.created_at.isoformat(),
-            }
-            print(json.dumps(record, sort_keys=True))
-        else:
-            print(
-                f"{v.name}#{v.version}\t{v.stage}\t{v.gate_verdict}\t"
-                f"{'smoke' if v.smoke else 'full'}\t{v.schema_sha_v2 or '-'}\t{cells}"
-            )
-    if not versions and not args.json:
-        print("no models registered")
+        print(
+            f"{v.name}#{v.version}\t{v.stage}\t{v.gate_verdict}\t"
+            f"{'smoke' if v.smoke else 'full'}\t{v.schema_sha_v2 or '-'}\t{cells}"
+        )
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,9 @@ def add_parser(subparsers: Any) -> None:
         "--allow-unknown-schema",
         action="store_true",
         help="register even if no live feature schema has the run's schema_sha",
+    )
+    register.add_argument(
+        "--json", action="store_true", help="print the registered versions as JSON"
     )
     register.add_argument(
         "--compile",
@@ -56,15 +60,18 @@ def _register(args: argparse.Namespace) -> int:
             name=args.name,
             allow_unknown_schema=args.allow_unknown_schema,
         )
-        for result in results:
-            print(result.describe())
+        if args.json:
+            print(json.dumps({"registered": [r.to_plain() for r in results]}, sort_keys=True))
+        else:
+            for result in results:
+                print(result.describe())
         if not args.compile:
             return 0
         from tessera_serving import precompile
         from tessera_serving.cli.compile import report
 
         outcomes = [o for r in results for o in precompile(registry, f"{r.name}#{r.version}")]
-    return report(outcomes, as_json=False)
+    return report(outcomes, as_json=args.json)
 
 
 def _import(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from tessera_serving.registry import LiveSchema, Registry, RerankerModel
 from tessera_serving.registry.receipt_store import rejected_on_failure, serving_recorder
 from tessera_serving.registry.receipts import record_backfill, record_pending
 from tessera_serving.registry.stored_json import as_text, parse_stored
+from tessera_serving.testhooks import pause_point
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,11 @@ def backfill_schema_sha_v2(registry: Registry, *, dry_run: bool = False) -> list
             pending = record_pending(rec, models, schemas)
             with rejected_on_failure(rec, pending):
                 changes = _changes(models, schemas)
+                pause_point("backfill.after_read")
                 if not dry_run:
                     _store(session, changes)
+                    session.flush()
+                    pause_point("backfill.before_commit")
         record_backfill(rec, pending, changes)
     return changes
 

@@ -175,6 +175,19 @@ class VersionSummary:
     schema_sha_v2: str | None
     created_at: datetime
 
+    def to_plain(self) -> dict[str, Any]:
+        """A JSON-ready line of ``models list --json``."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "cells": list(self.cells),
+            "stage": self.stage,
+            "gate_verdict": self.gate_verdict,
+            "smoke": self.smoke,
+            "schema_sha_v2": self.schema_sha_v2,
+            "created_at": self.created_at.isoformat(),
+        }
+
 
 def list_versions(registry: Registry, name: str | None = None) -> list[VersionSummary]:
     """Every model version (optionally of one name), newest first within a name."""

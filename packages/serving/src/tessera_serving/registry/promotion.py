@@ -8,6 +8,7 @@ transaction, and both stage changes are appended to the promotion history.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
@@ -24,6 +25,16 @@ class Promoted:
     version: int
     archived: tuple[int, ...]
     changed: bool
+
+    def to_plain(self) -> dict[str, Any]:
+        """A JSON-ready summary (``--json`` output)."""
+        return {
+            "name": self.name,
+            "version": self.version,
+            "stage": "production",
+            "changed": self.changed,
+            "archived": list(self.archived),
+        }
 
     def describe(self) -> str:
         if not self.changed:

@@ -214,15 +214,15 @@ def check_model_name(name: str) -> str:
 def _store_boosters(
     registry: Registry, runs: Sequence[LoadedRun], via: str
 ) -> tuple[dict[str, str], set[str]]:
-    """Each run's booster URI, and the boosters (re)written because missing or corrupt."""
+    """Each run's booster URI, and the boosters written because missing or corrupt."""
     store = registry.store
-    uris, restored = {}, set()
+    uris, written = {}, set()
     for run in runs:
         # a run directory's bytes were checked against run.json's sha256: safe to restore from
         if via == VIA_RUN_DIR and store.restore(run.model_bytes):
-            restored.add(run.model_sha256)
+            written.add(run.model_sha256)
         uris[run.run_sha256] = store.uri(run.model_sha256)
-    return uris, restored
+    return uris, written
 
 
 def _insert_group(
@@ -242,9 +242,10 @@ def _insert_group(
     return Registered(name, version, tuple(ModelRow.of(r) for r in rows), True)
 
 
-def _with_restored(result: Registered, restored: set[str]) -> Registered:
-    shas = tuple(sorted({r.artifact_sha256 for r in result.rows} & restored))
-    return replace(result, restored=shas) if shas else result
+def _with_restored(result: Registered, written: set[str]) -> Registered:
+    """An existing version whose boosters had to be written again: they were restored."""
+    shas = tuple(sorted({r.artifact_sha256 for r in result.rows} & written))
+    return replace(result, restored=shas) if shas and not result.created else result
 
 
 def register_groups(
@@ -258,7 +259,7 @@ def register_groups(
     for name in groups:
         check_model_name(name)
     every_run = [run for members in groups.values() for run in members]
-    uris, restored = _store_boosters(registry, every_run, via)
+    uris, written = _store_boosters(registry, every_run, via)
     pause_point("register.after_upload")
     for _attempt in range(MAX_ATTEMPTS):
         try:
@@ -271,7 +272,7 @@ def register_groups(
                     for name, members in groups.items()
                 ]
                 pause_point("register.before_commit")
-            return [_with_restored(result, restored) for result in results]
+            return [_with_restored(result, written) for result in results]
         except UniqueConflict:
             continue  # a concurrent registration committed first: re-read and retry
     raise RegistrationError(
@@ -382,7 +383,7 @@ def _import(
             raise RegistrationError(f"artifact {uri} names object {in_store}, not {sha256}")
         model_bytes = store.read_bytes(sha256)
     except ArtifactError as exc:
-        raise RegistrationError(f"artifact {uri}: {exc}") from exc
+        raise RegistrationError(str(exc)) from exc
     facts = check_booster(model_bytes, record, uri, hashlib.sha256(model_bytes).hexdigest())
     spec_text, spec_data = read_spec(Path(spec_yaml)) if spec_yaml is not None else (None, None)
     if spec_data is not None:

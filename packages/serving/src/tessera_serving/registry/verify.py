@@ -37,6 +37,17 @@ class VerifyReport:
     def ok(self) -> bool:
         return not self.violations
 
+    def to_plain(self) -> dict[str, Any]:
+        """A JSON-ready report (``--json`` output)."""
+        return {
+            "ok": self.ok,
+            "rows": self.rows,
+            "versions": self.versions,
+            "artifacts": self.artifacts,
+            "live_schemas": self.live_schemas,
+            "violations": list(self.violations),
+        }
+
     def summary(self) -> str:
         verdict = "ok" if self.ok else f"{len(self.violations)} violation(s)"
         return (
