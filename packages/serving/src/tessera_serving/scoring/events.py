@@ -21,7 +21,14 @@ APPLIED = "reranker.applied"
 SCHEMA_MISMATCH = "reranker.schema_mismatch"
 SKIPPED = "reranker.skipped"
 
-LEVELS = {APPLIED: "info", SCHEMA_MISMATCH: "error", SKIPPED: "warning"}
+EXPLICIT_VERSION = "model.explicit_version"
+
+LEVELS = {
+    APPLIED: "info",
+    SCHEMA_MISMATCH: "error",
+    SKIPPED: "warning",
+    EXPLICIT_VERSION: "warning",
+}
 
 # reranker.skipped reasons.
 NO_FEATURE_SCHEMA = "no_feature_schema"
@@ -87,6 +94,11 @@ def schema_mismatch(model_id: int, expected_sha: str, live_sha: str, **extra: An
 def skipped(reason: str, **extra: Any) -> Event:
     """``reranker.skipped`` with ``reason`` and whatever explains it."""
     return Event(SKIPPED, LEVELS[SKIPPED], {"reason": reason, **extra})
+
+
+def explicit_version(model: str, stage: str) -> Event:
+    """``model.explicit_version``: the job scores with ``model`` (named), in ``stage``."""
+    return Event(EXPLICIT_VERSION, LEVELS[EXPLICIT_VERSION], {"model": model, "stage": stage})
 
 
 EventSink = Callable[[Event], None]
