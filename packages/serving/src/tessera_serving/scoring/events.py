@@ -1,7 +1,8 @@
 """The guard's events (DESIGN.md section 6): names, levels, and one JSON log line each.
 
 ``reranker.applied`` (info): ``reranker_model_id``, ``schema_sha``, ``rows``.
-``reranker.schema_mismatch`` (error): ``expected_sha``, ``live_sha``, ``reranker_model_id``.
+``reranker.schema_mismatch`` (error): ``expected_sha``, ``live_sha``, ``reranker_model_id``,
+and, when the model's feature schema is known, ``missing_columns``/``extra_columns`` per family.
 ``reranker.skipped`` (warning): ``reason`` (one of ``SKIP_REASONS``) and what explains it.
 
 Every event is logged through stdlib ``logging`` (logger ``tessera.events``) as one JSON line

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import CursorResult, func, select, update
 
 from tessera_serving.errors import NotFoundError
 from tessera_serving.registry import Registry, utcnow
@@ -92,17 +92,26 @@ def finish_job(
     rows: int | None = None,
     counts: Mapping[str, Any] | None = None,
     error: str | None = None,
-) -> None:
-    """Mark the job ``succeeded`` or ``failed`` with its counts."""
-    update_job(
-        registry,
-        job_id,
-        status=status,
-        rows=rows,
-        counts=dict(counts or {}),
-        error=error,
-        finished_at=utcnow(),
-    )
+) -> bool:
+    """Mark a ``running`` job ``succeeded`` or ``failed`` with its counts.
+
+    Returns False (and changes nothing) when the job is no longer running: a job another
+    command marked ``abandoned`` stays so, with the reason it was given.
+    """
+    values = {
+        "status": status,
+        "rows": rows,
+        "counts": dict(counts or {}),
+        "error": error,
+        "finished_at": utcnow(),
+    }
+    with registry.transaction() as session:
+        result = session.execute(
+            update(ScoringJob)
+            .where(ScoringJob.id == job_id, ScoringJob.status == "running")
+            .values(**values)
+        )
+        return bool(cast(CursorResult[Any], result).rowcount)
 
 
 def _json_safe(value: Any) -> Any:

@@ -1,7 +1,7 @@
 """Output files that appear whole or not at all, in a place that cannot hurt the input.
 
 A job writes to ``.<name>.tmp-<host>-<pid>`` beside the output, fsyncs it and renames it into
-place only when every row is written (and, for a storing job, its scores are published).
+place only when every row is written.
 Temporaries left by dead processes on this host are removed before a new one is made. The
 output may be neither the input file nor a directory.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -60,14 +60,8 @@ def clean_stale_temporaries(path: Path) -> list[Path]:
 
 
 @contextmanager
-def atomic_parquet_writer(
-    path: Path, schema: pa.Schema, *, before_rename: Callable[[], None] | None = None
-) -> Iterator[pq.ParquetWriter]:
-    """A ``ParquetWriter`` on a temporary sibling of ``path``, renamed into place on success.
-
-    ``before_rename`` runs after the file is complete and synced, before it appears; if it
-    raises, the file never appears.
-    """
+def atomic_parquet_writer(path: Path, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
+    """A ``ParquetWriter`` on a temporary sibling of ``path``, renamed into place on success."""
     check_output_path(path)
     clean_stale_temporaries(path)
     tmp = tmp_name(path)
@@ -76,8 +70,6 @@ def atomic_parquet_writer(
             yield writer
         with tmp.open("rb+") as fh:
             os.fsync(fh.fileno())
-        if before_rename is not None:
-            before_rename()
         pause_point("score.output.before_rename")
         tmp.replace(path)
     finally:

@@ -98,8 +98,8 @@ def score_file(
 
     ``on_batch(batch, first_row)`` sees every output batch with the input row index of its
     first row; it runs after the batch is written and before the next one is read.
-    ``on_complete(result)`` runs once every row is scored and, with an output, before the
-    output file appears (if it raises, no file appears).
+    ``on_complete(result)`` runs once every row is scored and the output file is in place;
+    if it raises, the output file is removed again (a failed job leaves no output).
     """
     if batch_size < 1:
         raise ScoringError(f"batch size must be an integer >= 1, got {batch_size}")
@@ -131,14 +131,17 @@ def score_file(
                 f"{parquet.metadata.num_rows}; no output was written"
             )
 
-    def complete() -> None:
-        if on_complete is not None:
-            on_complete(FileResult(offset, plan.stats, plan.live_sha))
-
     if output_path is None:
         consume(None)
-        complete()
     else:
-        with atomic_parquet_writer(output_path, plan.schema, before_rename=complete) as writer:
+        with atomic_parquet_writer(output_path, plan.schema) as writer:
             consume(writer.write_batch)
-    return FileResult(offset, plan.stats, plan.live_sha)
+    result = FileResult(offset, plan.stats, plan.live_sha)
+    if on_complete is not None:
+        try:
+            on_complete(result)
+        except BaseException:
+            if output_path is not None:
+                output_path.unlink(missing_ok=True)
+            raise
+    return result

@@ -2,8 +2,9 @@
 
 The Python API behind ``tessera-serve score``. With ``store=True`` the input file is put in
 the artifact store (content-addressed, so ``rescore`` can re-read its features later), each
-output batch is staged (invisible), and the job publishes every score in one transaction
-just before its output file appears (``staging``): a job that fails or dies stores nothing.
+output batch is staged (invisible), and once the output file is in place the job publishes
+every score in one transaction (``staging``): a job that fails or dies stores nothing, and
+its rerun writes exactly one audit row per score.
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ class _JobRun:
 
     def fail(self, exc: Exception, input_sha: str | None) -> None:
         """Record the failure; a failed job's staged scores are dropped, none become current."""
-        if self.published:  # the scores are stored; only the output rename failed
+        if self.published:
             return
         if self.store:
             discard(self.registry, self.job_id)
