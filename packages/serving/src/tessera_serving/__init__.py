@@ -26,6 +26,7 @@ from tessera_serving.errors import (
 
 if TYPE_CHECKING:
     from tessera_serving._process import configure
+    from tessera_serving.backends.threads import resolve_num_threads
     from tessera_serving.config import ServingConfig
     from tessera_serving.registry.backfill import BackfillChange, backfill_schema_sha_v2
     from tessera_serving.registry.engine import (
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
     from tessera_serving.scoring.jobs import get_job, job_events
     from tessera_serving.scoring.parquet_io import read_feature_schema_file
     from tessera_serving.scoring.precompile import Precompiled, precompile
+    from tessera_serving.scoring.readback import audit_trail, list_jobs, stored_scores
     from tessera_serving.scoring.rescore import RescoreResult, run_rescore
     from tessera_serving.scoring.score_job import (
         ScoreJobResult,
@@ -119,6 +121,10 @@ _EXPORTS: dict[str, str] = {
     "read_feature_schema_file": "tessera_serving.scoring.parquet_io",
     "get_job": "tessera_serving.scoring.jobs",
     "job_events": "tessera_serving.scoring.jobs",
+    "list_jobs": "tessera_serving.scoring.readback",
+    "stored_scores": "tessera_serving.scoring.readback",
+    "audit_trail": "tessera_serving.scoring.readback",
+    "resolve_num_threads": "tessera_serving.backends.threads",
     "Precompiled": "tessera_serving.scoring.precompile",
     "precompile": "tessera_serving.scoring.precompile",
 }
@@ -149,6 +155,7 @@ __all__ = [
     "VersionSummary",
     "__version__",
     "add_live_schema",
+    "audit_trail",
     "backfill_schema_sha_v2",
     "configure",
     "describe_version",
@@ -157,6 +164,7 @@ __all__ = [
     "import_by_reference",
     "job_events",
     "latest_runs",
+    "list_jobs",
     "list_live_schemas",
     "list_versions",
     "open_registry",
@@ -169,10 +177,12 @@ __all__ = [
     "register_runs",
     "registry_revisions",
     "resolve_model",
+    "resolve_num_threads",
     "run_rescore",
     "run_score_job",
     "schema_from_manifest",
     "schema_from_yaml",
+    "stored_scores",
     "upgrade_registry",
     "verify_registry",
 ]

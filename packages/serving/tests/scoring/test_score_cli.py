@@ -142,6 +142,7 @@ def test_skipped_paths_through_the_cli(
     extra: list[str] = []
     schema: Any = FEATURE_SCHEMA
     data = table
+    model = "rr"
     if case == "no_feature_schema":
         register(sqlite_registry, booster)
         schema = None
@@ -150,11 +151,12 @@ def test_skipped_paths_through_the_cli(
     elif case == "model_not_production":
         register(sqlite_registry, booster, stage="staging")
         extra = ["--require-stage", "production"]
+        model = "rr#1"  # a version not in production must be named
     else:
         register(sqlite_registry, booster, cell="a")
         data = candidates_table(n_queries=12, seed=3, categories=("a", "z"))
     path = write_candidates(tmp_path / "in.parquet", data, feature_schema=schema)
-    result, out = score(sqlite_cli, tmp_path, path, *extra)
+    result, out = score(sqlite_cli, tmp_path, path, *extra, model=model)
     assert result.returncode == 0, result.stderr
     scored = pq.read_table(out)
     assert scored.num_rows == data.num_rows
@@ -227,12 +229,17 @@ def test_cli_backend_choices_are_the_backends() -> None:
 
     assert score_cli.BACKEND_CHOICES == backends.BACKENDS
     assert score_cli.DEFAULT_BACKEND == backends.DEFAULT_BACKEND
+    from tessera_serving.cli import _common, jobs
     from tessera_serving.cli import rescore as rescore_cli
-    from tessera_serving.scoring import parquet_io as scoring_io
-    from tessera_serving.scoring import rescore
+    from tessera_serving.registry import STAGES
+    from tessera_serving.registry.scoring_tables import JOB_KINDS, JOB_STATUSES
+    from tessera_serving.scoring import parquet_io, rescore
 
-    assert score_cli.DEFAULT_BATCH_SIZE == scoring_io.DEFAULT_BATCH_SIZE
+    assert score_cli.DEFAULT_BATCH_SIZE == parquet_io.DEFAULT_BATCH_SIZE
     assert rescore_cli.DEFAULT_PAGE_SIZE == rescore.DEFAULT_PAGE_SIZE
+    assert _common.STAGE_CHOICES == STAGES
+    assert jobs.JOB_KIND_CHOICES == JOB_KINDS
+    assert jobs.JOB_STATUS_CHOICES == JOB_STATUSES
 
 
 def test_python_api_matches_the_cli_bytes(
@@ -254,7 +261,18 @@ def test_python_api_matches_the_cli_bytes(
     )
     assert job.counts == {"reranker": table.num_rows, "fallback": 0}
     assert pq.read_table(api_out).equals(pq.read_table(out))
+    # A newer version in staging does not change what the plain name scores with ...
     other = make_booster(table, rounds=5, seed=9)
     register(sqlite_registry, other, version=2, stage="staging")
-    newest = run_score_job(sqlite_registry, "rr", path, api_out, ScoreOptions(backend="lightgbm"))
-    assert newest.events[-1].fields["model_sha256"] == other.sha256
+    plain = run_score_job(sqlite_registry, "rr", path, api_out, ScoreOptions(backend="lightgbm"))
+    assert plain.events[-1].fields["model_sha256"] == booster.sha256
+    assert pq.read_table(api_out).equals(pq.read_table(out))
+    # ... it scores only when named, and the job records that it did.
+    named = run_score_job(sqlite_registry, "rr#2", path, api_out, ScoreOptions(backend="lightgbm"))
+    assert named.events[-1].fields["model_sha256"] == other.sha256
+    assert named.events[0].name == "model.explicit_version"
+    assert named.events[0].fields == {"model": "rr#2", "stage": "staging"}
+    from tessera_serving.scoring.jobs import get_job
+
+    assert get_job(sqlite_registry, named.job_id)["model_stage"] == "staging"
+    assert get_job(sqlite_registry, plain.job_id)["model_stage"] == "production"

@@ -94,7 +94,6 @@ def test_rescore_rewrites_each_row_once_with_history(
     result = run_rescore(registry, "rr#2", page_size=50, backend="lightgbm", num_threads=1)
     n = table.num_rows
     assert (result.rescored, result.unchanged, result.resumed) == (n, 0, False)
-    assert result.pages >= n // 60
     rows = current(registry)
     assert {v[2] for v in rows.values()} == {v2.sha256}
     expected = dict(
@@ -112,7 +111,32 @@ def test_rescore_rewrites_each_row_once_with_history(
     swept = audit(registry, result.sweep_id)
     assert len(swept) == n and len({a.current_id for a in swept}) == n
     assert {a.previous_model_sha256 for a in swept} == {booster.sha256}
-    assert [e.name for e in result.events] == ["reranker.applied"]
+    assert_pages_of_whole_queries(registry, swept, result.pages, 50)
+    assert [e.name for e in result.events] == ["model.explicit_version", "reranker.applied"]
+    assert result.reasons == []
+
+
+def assert_pages_of_whole_queries(
+    registry: Registry, swept: list[ScoreAudit], pages: int, page_size: int
+) -> None:
+    """Each page (one transaction: its audit rows share a timestamp) holds whole queries and
+    closes at the first query end that reaches ``page_size`` rows."""
+    with registry.transaction(readonly=True) as s:
+        rows = s.execute(select(CurrentScore.id, CurrentScore.query_id, CurrentScore.row_index))
+        where = {rid: (q, i) for rid, q, i in rows.all()}
+    sizes: dict[str, int] = defaultdict(int)
+    for q, _ in where.values():
+        sizes[q] += 1
+    by_page: dict[Any, list[tuple[int, str]]] = defaultdict(list)
+    for a in swept:
+        q, i = where[a.current_id]
+        by_page[a.created_at].append((i, q))
+    assert len(by_page) == pages > 1
+    for page in by_page.values():
+        queries = [q for _, q in sorted(page)]
+        counts = {q: queries.count(q) for q in queries}
+        assert all(counts[q] == sizes[q] for q in counts)  # whole queries only
+        assert len(queries) - sizes[queries[-1]] < page_size  # closed as soon as it was full
 
 
 def test_rescore_with_a_mismatched_model_changes_nothing(

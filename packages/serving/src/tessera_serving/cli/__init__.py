@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "compile",
     "rescore",
     "jobs",
+    "scores",
     "receipts",
 )
 

@@ -8,9 +8,16 @@ import sys
 from typing import Any
 
 from tessera_serving import configure
-from tessera_serving.cli._common import add_config_arguments, config_from_args
+from tessera_serving.cli._common import (
+    add_config_arguments,
+    add_event_arguments,
+    config_from_args,
+    event_level,
+    positive_int_error,
+    usage_error,
+)
 
-from .score import add_backend_arguments
+from .score import add_backend_arguments, check_backend_flags
 
 DEFAULT_PAGE_SIZE = 500  # the library default, without importing LightGBM
 
@@ -23,7 +30,10 @@ def add_parser(subparsers: Any) -> None:
         "sweep resumes when run again with the same arguments.",
     )
     parser.add_argument(
-        "--model", required=True, metavar="REF", help="NAME (latest), NAME@stage or NAME#VERSION"
+        "--model",
+        required=True,
+        metavar="REF",
+        help="NAME (= NAME@production), NAME@stage or NAME#VERSION (any stage, recorded)",
     )
     parser.add_argument(
         "--jobs",
@@ -41,6 +51,7 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_backend_arguments(parser)
+    add_event_arguments(parser)
     add_config_arguments(parser)
     parser.set_defaults(func=_run)
 
@@ -48,12 +59,10 @@ def add_parser(subparsers: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     from tessera_serving import open_registry, run_rescore
 
-    configure(event_stream=sys.stderr)
-    if args.page_size < 1:
-        print(
-            f"tessera-serve: error: --page-size must be >= 1, got {args.page_size}", file=sys.stderr
-        )
-        return 2
+    problem = positive_int_error(args, "page_size") or check_backend_flags(args)
+    if problem is not None:
+        return usage_error(problem)
+    configure(event_stream=sys.stderr, event_level=event_level(args))
     with open_registry(config_from_args(args)) as registry:
         result = run_rescore(
             registry,
@@ -72,6 +81,7 @@ def _run(args: argparse.Namespace) -> int:
         "unchanged": result.unchanged,
         "pages": result.pages,
         "events": [e.name for e in result.events],
+        "nothing_changed_because": result.reasons,
     }
     if args.json:
         print(json.dumps(summary, sort_keys=True))
@@ -81,4 +91,6 @@ def _run(args: argparse.Namespace) -> int:
             f"job {result.job_id}: sweep {result.sweep_id} ({how}): {result.rescored} rows "
             f"re-scored, {result.unchanged} not scored by the model, {result.pages} pages"
         )
+        if result.reasons:
+            print("nothing changed: " + "; ".join(result.reasons))
     return 0

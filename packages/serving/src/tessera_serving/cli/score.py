@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from tessera_serving import configure
-from tessera_serving.cli._common import add_config_arguments, config_from_args
+from tessera_serving.cli._common import (
+    STAGE_CHOICES,
+    add_config_arguments,
+    add_event_arguments,
+    config_from_args,
+    event_level,
+    positive_int_error,
+    usage_error,
+)
 
 EXIT_FALLBACK = 3
 # Literals so ``--help`` does not import LightGBM; a test checks them against the backends.
@@ -53,7 +61,10 @@ def add_parser(subparsers: Any) -> None:
         description="Score a candidates Parquet file; rows the guard refuses keep base_score.",
     )
     parser.add_argument(
-        "--model", required=True, metavar="REF", help="NAME (latest), NAME@stage or NAME#VERSION"
+        "--model",
+        required=True,
+        metavar="REF",
+        help="NAME (= NAME@production), NAME@stage or NAME#VERSION (any stage, recorded)",
     )
     parser.add_argument("--input", required=True, type=Path, metavar="PARQUET")
     parser.add_argument("--output", required=True, type=Path, metavar="PARQUET")
@@ -71,8 +82,9 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--require-stage",
+        choices=STAGE_CHOICES,
         metavar="STAGE",
-        help="refuse (fall back) unless the model is in this stage",
+        help=f"refuse (fall back) unless the model is in this stage: {', '.join(STAGE_CHOICES)}",
     )
     parser.add_argument(
         "--fail-on-fallback",
@@ -81,14 +93,31 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the job summary as JSON")
     add_backend_arguments(parser)
+    add_event_arguments(parser)
     add_config_arguments(parser)
     parser.set_defaults(func=_run)
+
+
+def check_backend_flags(args: argparse.Namespace) -> str | None:
+    """A usage error for ``--threads``/``--batch-size`` below 1, then ``$TESSERA_NUM_THREADS``.
+
+    Returns the one-line usage error, or None; a bad environment variable raises
+    ``ConfigurationError`` naming it (checked before any job is created).
+    """
+    from tessera_serving import resolve_num_threads
+
+    problem = positive_int_error(args, "threads", "batch_size")
+    if problem is None and args.threads is None:
+        resolve_num_threads(None)
+    return problem
 
 
 def _run(args: argparse.Namespace) -> int:
     from tessera_serving import ScoreOptions, open_registry, read_feature_schema_file, run_score_job
 
-    configure(event_stream=sys.stderr)
+    if (problem := check_backend_flags(args)) is not None:
+        return usage_error(problem)
+    configure(event_stream=sys.stderr, event_level=event_level(args))
     schema = None if args.feature_schema is None else read_feature_schema_file(args.feature_schema)
     options = ScoreOptions(
         require_stage=args.require_stage,

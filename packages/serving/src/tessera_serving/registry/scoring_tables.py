@@ -6,7 +6,8 @@ as text (an int64 query id is stored as its decimal string). ``input_job_id``/``
 say where the row's features live (the job's content-addressed input file) so a re-score
 can re-read them. ``score_audit`` is append-only: one row per write, with the previous
 values; ``UNIQUE(sweep_id, current_id)`` makes a re-score sweep write each row at most once.
-A NaN score is stored as NULL.
+A NaN score is stored as NULL. ``staged_scores`` holds a storing job's scores until the
+job publishes them, in one transaction, into ``current_scores`` and ``score_audit``.
 """
 
 from __future__ import annotations
@@ -31,13 +32,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from .base import Base, UtcDateTime, utcnow
 
 JOB_KINDS = ("score", "rescore")
-JOB_STATUSES = ("running", "succeeded", "failed")
+# ``abandoned``: the job's process died (stale heartbeat or, on its host, no such pid).
+JOB_STATUSES = ("running", "succeeded", "failed", "abandoned")
 
 
 class ScoringJob(Base):
     """One ``score`` or ``rescore`` run: what it used, what it produced, how it ended."""
 
     __tablename__ = "scoring_jobs"
+    __table_args__ = (Index(None, "status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -63,6 +66,10 @@ class ScoringJob(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    model_stage: Mapped[str | None] = mapped_column(String(16))
 
 
 class JobEvent(Base):
@@ -117,6 +124,22 @@ class CurrentScore(Base):
     input_job_id: Mapped[int] = mapped_column(ForeignKey("scoring_jobs.id"))
     row_index: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class StagedScore(Base):
+    """A storing job's score, invisible until the job publishes (then deleted)."""
+
+    __tablename__ = "staged_scores"
+    __table_args__ = (UniqueConstraint("job_id", "query_id", "candidate_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("scoring_jobs.id"))
+    query_id: Mapped[str] = mapped_column(String(256))
+    candidate_id: Mapped[str] = mapped_column(String(256))
+    score: Mapped[float | None] = mapped_column(Double)
+    source: Mapped[str] = mapped_column(String(16))
+    model_sha256: Mapped[str | None] = mapped_column(String(64))
+    row_index: Mapped[int] = mapped_column(BigInteger)
 
 
 class ScoreAudit(Base):

@@ -1,7 +1,8 @@
 """The guard's events (DESIGN.md section 6): names, levels, and one JSON log line each.
 
 ``reranker.applied`` (info): ``reranker_model_id``, ``schema_sha``, ``rows``.
-``reranker.schema_mismatch`` (error): ``expected_sha``, ``live_sha``, ``reranker_model_id``.
+``reranker.schema_mismatch`` (error): ``expected_sha``, ``live_sha``, ``reranker_model_id``,
+and, when the model's feature schema is known, ``missing_columns``/``extra_columns`` per family.
 ``reranker.skipped`` (warning): ``reason`` (one of ``SKIP_REASONS``) and what explains it.
 
 Every event is logged through stdlib ``logging`` (logger ``tessera.events``) as one JSON line
@@ -21,7 +22,14 @@ APPLIED = "reranker.applied"
 SCHEMA_MISMATCH = "reranker.schema_mismatch"
 SKIPPED = "reranker.skipped"
 
-LEVELS = {APPLIED: "info", SCHEMA_MISMATCH: "error", SKIPPED: "warning"}
+EXPLICIT_VERSION = "model.explicit_version"
+
+LEVELS = {
+    APPLIED: "info",
+    SCHEMA_MISMATCH: "error",
+    SKIPPED: "warning",
+    EXPLICIT_VERSION: "warning",
+}
 
 # reranker.skipped reasons.
 NO_FEATURE_SCHEMA = "no_feature_schema"
@@ -87,6 +95,11 @@ def schema_mismatch(model_id: int, expected_sha: str, live_sha: str, **extra: An
 def skipped(reason: str, **extra: Any) -> Event:
     """``reranker.skipped`` with ``reason`` and whatever explains it."""
     return Event(SKIPPED, LEVELS[SKIPPED], {"reason": reason, **extra})
+
+
+def explicit_version(model: str, stage: str) -> Event:
+    """``model.explicit_version``: the job scores with ``model`` (named), in ``stage``."""
+    return Event(EXPLICIT_VERSION, LEVELS[EXPLICIT_VERSION], {"model": model, "stage": stage})
 
 
 EventSink = Callable[[Event], None]

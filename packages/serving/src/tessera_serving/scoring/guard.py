@@ -33,10 +33,13 @@ class ModelCell:
     schema_sha_v2: str | None
     artifact_sha256: str
     feature_names: tuple[str, ...]
+    # the model's feature schema as (family, columns) pairs (hashable), for drift reports
+    families: tuple[tuple[str, tuple[str, ...]], ...] | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> ModelCell:
         """Copy the fields from a registry row (anything with these attributes)."""
+        schema = getattr(row, "feature_schema", None)
         return cls(
             model_id=int(row.id),
             name=str(row.name),
@@ -46,6 +49,9 @@ class ModelCell:
             schema_sha_v2=row.schema_sha_v2,
             artifact_sha256=str(row.artifact_sha256),
             feature_names=tuple(row.feature_names),
+            families=None
+            if schema is None
+            else tuple((str(k), tuple(map(str, v))) for k, v in sorted(schema.items())),
         )
 
     @property
@@ -139,7 +145,7 @@ def check(
         return result
     columns = {f.name: f.type for f in arrow_schema}
     for cell in cells:
-        refusal = _refusal(cell, live.sha, columns, require_stage)
+        refusal = _refusal(cell, live, columns, require_stage)
         if refusal is None:
             result.applied.append(cell)
         else:
@@ -147,9 +153,38 @@ def check(
     return result
 
 
+def column_difference(
+    expected: Mapping[str, Sequence[str]], live: Mapping[str, Sequence[str]]
+) -> dict[str, dict[str, list[str]]]:
+    """Per family, the model's columns the live schema lacks and the live columns it adds.
+
+    Returns ``{"missing_columns": {family: [...]}, "extra_columns": {family: [...]}}`` with
+    only the families that differ (a whole family missing or extra lists all its columns).
+    """
+    missing: dict[str, list[str]] = {}
+    extra: dict[str, list[str]] = {}
+    for family in sorted(set(expected) | set(live)):
+        want, have = list(expected.get(family, [])), list(live.get(family, []))
+        if lacking := [c for c in want if c not in have]:
+            missing[family] = lacking
+        if added := [c for c in have if c not in want]:
+            extra[family] = added
+    return {"missing_columns": missing, "extra_columns": extra}
+
+
+def _difference(cell: ModelCell, live: DeclaredSchema) -> dict[str, Any]:
+    if cell.families is None or live.schema is None:
+        return {}
+    return column_difference({k: list(v) for k, v in cell.families}, live.schema)
+
+
 def _refusal(
-    cell: ModelCell, live_sha: str, columns: Mapping[str, pa.DataType], require_stage: str | None
+    cell: ModelCell,
+    live: DeclaredSchema,
+    columns: Mapping[str, pa.DataType],
+    require_stage: str | None,
 ) -> ev.Event | None:
+    live_sha = str(live.sha)
     ctx = cell.context()
     if require_stage is not None and cell.stage != require_stage:
         return ev.skipped(
@@ -164,14 +199,21 @@ def _refusal(
             ev.SCHEMA_SHA_V2_MISSING,
             reranker_model_id=cell.model_id,
             detail="run `tessera-serve backfill-schema-sha-v2`",
+            **_difference(cell, live),
             **ctx,
         )
     if cell.schema_sha_v2 != live_sha:
-        return ev.schema_mismatch(cell.model_id, cell.schema_sha_v2, live_sha, **ctx)
+        diff = _difference(cell, live)
+        return ev.schema_mismatch(cell.model_id, cell.schema_sha_v2, live_sha, **diff, **ctx)
     missing = [n for n in cell.feature_names if n not in columns]
     if missing:
+        in_file = {f: [c for c in cols if c in columns] for f, cols in (live.schema or {}).items()}
         return ev.skipped(
-            ev.FEATURE_COLUMNS_MISSING, reranker_model_id=cell.model_id, columns=missing, **ctx
+            ev.FEATURE_COLUMNS_MISSING,
+            reranker_model_id=cell.model_id,
+            columns=missing,
+            **_difference(cell, DeclaredSchema(in_file, live.sha)),
+            **ctx,
         )
     bad = {n: str(columns[n]) for n in cell.feature_names if not _numeric(columns[n])}
     if bad:

@@ -1,22 +1,24 @@
 """Scoring jobs in the registry: create one, record its events as they happen, finish it.
 
-A job row is written (status ``running``) before any work, each event is committed as it is
-emitted (so a job that dies still shows what its guard decided), and the row is finished
-with its counts and status ``succeeded`` or ``failed`` (with the one-line error).
+A job row is written (status ``running``, with its host, pid and a heartbeat) before any
+work, each event is committed as it is emitted (so a job that dies still shows what its
+guard decided), and the row is finished with its counts and status ``succeeded`` or
+``failed`` (with the one-line error); a job whose process died becomes ``abandoned``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import CursorResult, func, select, update
 
 from tessera_serving.errors import NotFoundError
 from tessera_serving.registry import Registry, utcnow
 from tessera_serving.registry.scoring_tables import JobEvent, ScoringJob
 from tessera_serving.scoring import events as ev
+from tessera_serving.scoring.liveness import owner_fields, reap_abandoned
 
 _JOB_FIELDS = (
     "id",
@@ -41,22 +43,31 @@ _JOB_FIELDS = (
     "rows",
     "counts",
     "error",
+    "model_stage",
     "created_at",
     "finished_at",
+    "heartbeat_at",
+    "host",
+    "pid",
 )
+_TIMES = ("created_at", "finished_at", "heartbeat_at")
 
 
 def create_job(
     registry: Registry, *, kind: str, model_ref: str, model_name: str, **fields: Any
 ) -> int:
-    """Insert a ``running`` job row; return its id."""
+    """Insert a ``running`` job row owned by this process; return its id.
+
+    Jobs whose process died are marked ``abandoned`` first (``liveness.reap_abandoned``).
+    """
+    reap_abandoned(registry)
     with registry.transaction() as session:
         job = ScoringJob(
             kind=kind,
             status="running",
             model_ref=model_ref,
             model_name=model_name,
-            **{"counts": {}, "stored": False, **fields},
+            **{"counts": {}, "stored": False, **owner_fields(), **fields},
         )
         session.add(job)
         session.flush()
@@ -81,17 +92,26 @@ def finish_job(
     rows: int | None = None,
     counts: Mapping[str, Any] | None = None,
     error: str | None = None,
-) -> None:
-    """Mark the job ``succeeded`` or ``failed`` with its counts."""
-    update_job(
-        registry,
-        job_id,
-        status=status,
-        rows=rows,
-        counts=dict(counts or {}),
-        error=error,
-        finished_at=utcnow(),
-    )
+) -> bool:
+    """Mark a ``running`` job ``succeeded`` or ``failed`` with its counts.
+
+    Returns False (and changes nothing) when the job is no longer running: a job another
+    command marked ``abandoned`` stays so, with the reason it was given.
+    """
+    values = {
+        "status": status,
+        "rows": rows,
+        "counts": dict(counts or {}),
+        "error": error,
+        "finished_at": utcnow(),
+    }
+    with registry.transaction() as session:
+        result = session.execute(
+            update(ScoringJob)
+            .where(ScoringJob.id == job_id, ScoringJob.status == "running")
+            .values(**values)
+        )
+        return bool(cast(CursorResult[Any], result).rowcount)
 
 
 def _json_safe(value: Any) -> Any:
@@ -134,7 +154,8 @@ class JobEventRecorder:
 
 
 def get_job(registry: Registry, job_id: int) -> dict[str, Any]:
-    """The job row as a JSON-ready dict (timestamps as ISO strings)."""
+    """The job row as a JSON-ready dict (timestamps as ISO strings); dead jobs reaped first."""
+    reap_abandoned(registry)
     with registry.transaction(readonly=True) as session:
         job = session.get(ScoringJob, job_id)
         if job is None:
@@ -143,10 +164,15 @@ def get_job(registry: Registry, job_id: int) -> dict[str, Any]:
                 "(`tessera-serve score` prints the id of the job it creates)"
             )
         out = {name: getattr(job, name) for name in _JOB_FIELDS}
-    for key in ("created_at", "finished_at"):
-        if out[key] is not None:
-            out[key] = out[key].isoformat()
-    return out
+    return iso_times(out)
+
+
+def iso_times(job: dict[str, Any]) -> dict[str, Any]:
+    """A job dict with its timestamps as ISO strings."""
+    for key in _TIMES:
+        if job.get(key) is not None:
+            job[key] = job[key].isoformat()
+    return job
 
 
 def job_events(registry: Registry, job_id: int) -> list[dict[str, Any]]:

@@ -8,9 +8,7 @@ the batch size and a failed job leaves no output file.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from tessera_serving.errors import ScoringError
 from tessera_serving.registry.yaml_io import read_schema_file
 from tessera_serving.scoring import events as ev
 from tessera_serving.scoring import guard
+from tessera_serving.scoring.output_file import atomic_parquet_writer, check_output_path
 from tessera_serving.scoring.scorer import ScoreStats, ScoringModel, prepare
 
 DEFAULT_BATCH_SIZE = 65_536
@@ -54,22 +53,6 @@ def iter_input(
         raise ScoringError(f"input: reading failed: {first}") from exc
 
 
-@contextmanager
-def atomic_parquet_writer(path: Path, schema: pa.Schema) -> Iterator[pq.ParquetWriter]:
-    """A ``ParquetWriter`` on a temporary sibling of ``path``, renamed into place on success."""
-    if not path.parent.is_dir():
-        raise ScoringError(f"--output {path}: directory {path.parent} does not exist")
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-            yield writer
-        with tmp.open("rb+") as fh:
-            os.fsync(fh.fileno())
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 @dataclass(frozen=True)
 class FileResult:
     """What scoring one file produced."""
@@ -89,14 +72,19 @@ def score_file(
     events: ev.EventSink | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_batch: BatchCallback | None = None,
+    on_complete: Callable[[FileResult], None] | None = None,
 ) -> FileResult:
     """Score a Parquet file into ``output_path`` (None: only ``on_batch``, e.g. re-scoring).
 
     ``on_batch(batch, first_row)`` sees every output batch with the input row index of its
     first row; it runs after the batch is written and before the next one is read.
+    ``on_complete(result)`` runs once every row is scored and the output file is in place;
+    if it raises, the output file is removed again (a failed job leaves no output).
     """
     if batch_size < 1:
-        raise ScoringError(f"--batch-size must be >= 1, got {batch_size}")
+        raise ScoringError(f"batch size must be an integer >= 1, got {batch_size}")
+    if output_path is not None:
+        check_output_path(output_path, input_path)
     parquet = open_parquet(input_path)
     plan = prepare(
         model,
@@ -128,4 +116,12 @@ def score_file(
     else:
         with atomic_parquet_writer(output_path, plan.schema) as writer:
             consume(writer.write_batch)
-    return FileResult(offset, plan.stats, plan.live_sha)
+    result = FileResult(offset, plan.stats, plan.live_sha)
+    if on_complete is not None:
+        try:
+            on_complete(result)
+        except BaseException:
+            if output_path is not None:
+                output_path.unlink(missing_ok=True)
+            raise
+    return result

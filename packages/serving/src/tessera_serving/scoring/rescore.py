@@ -21,16 +21,26 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tessera_serving.errors import ConfigurationError, NotFoundError
 from tessera_serving.registry import Registry, utcnow
-from tessera_serving.registry.scoring_tables import CurrentScore, RescoreSweep, ScoringJob
+from tessera_serving.registry.scoring_tables import (
+    CurrentScore,
+    RescoreSweep,
+    ScoreAudit,
+    ScoringJob,
+)
 from tessera_serving.scoring import events as ev
 from tessera_serving.scoring.jobs import JobEventRecorder, create_job, finish_job
+from tessera_serving.scoring.liveness import Heartbeat
+from tessera_serving.scoring.model_ref import (
+    explicit_version_event,
+    registry_model,
+    resolve_cells,
+)
 from tessera_serving.scoring.parquet_io import DEFAULT_BATCH_SIZE, score_file
 from tessera_serving.scoring.receipts import record_rescored, rescoring_recorder
-from tessera_serving.scoring.score_job import registry_model, resolve_cells
 from tessera_serving.scoring.scorer import RERANKER, query_starts
 from tessera_serving.scoring.stored_scores import rescore_rows, rows_from_batch
 from tessera_serving.testhooks import pause_point
@@ -48,7 +58,9 @@ class RescoreResult:
     rescored: int = 0
     unchanged: int = 0
     pages: int = 0
+    not_current: int = 0
     events: list[ev.Event] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
 
 
 def sweep_key(model_name: str, model_ids: Sequence[int], jobs: Sequence[int] | None) -> str:
@@ -148,12 +160,17 @@ def _rescore(
     )
     recorder = JobEventRecorder(registry, job_id)
     result = RescoreResult(job_id, sweep_id, resumed)
+    done_before = _sweep_writes(registry, sweep_id)
     try:
+        if (explicit := explicit_version_event(cells)) is not None:
+            recorder(explicit)
         model = registry_model(
             registry, cells, backend=backend, num_threads=num_threads, sink=recorder
         )
-        for source_job in _input_jobs(registry, name, job_filter):
-            _sweep_input(registry, model, source_job, result, recorder, page_size, batch_size)
+        sources = _input_jobs(registry, name, job_filter)
+        pages = _Sweep(registry, model, result, recorder, page_size, batch_size)
+        for source_job in sources:
+            pages.run(source_job)
     except Exception as exc:
         finish_job(registry, job_id, status="failed", error=str(exc).splitlines()[0])
         raise
@@ -161,41 +178,99 @@ def _rescore(
         sweep = session.get(RescoreSweep, sweep_id)
         if sweep is not None:
             sweep.status, sweep.finished_at = "done", utcnow()
+    result.events = recorder.events
+    result.reasons = why_nothing_changed(result, name, job_filter, bool(sources), done_before)
     counts = {"rescored": result.rescored, "unchanged": result.unchanged, "pages": result.pages}
     finish_job(registry, job_id, status="succeeded", rows=result.rescored, counts=counts)
-    result.events = recorder.events
     return result
 
 
-def _sweep_input(
-    registry: Registry,
-    model: Any,
-    source: ScoringJob,
-    result: RescoreResult,
-    recorder: JobEventRecorder,
-    page_size: int,
-    batch_size: int,
-) -> None:
-    if source.input_sha256 is None or source.input_uri is None:
-        raise NotFoundError(
-            f"scoring job {source.id} did not keep its input in the artifact store "
-            "(only `score --store` jobs can be re-scored)"
+def _sweep_writes(registry: Registry, sweep_id: int) -> int:
+    with registry.transaction(readonly=True) as session:
+        return int(session.scalar(select(func.count()).where(ScoreAudit.sweep_id == sweep_id)) or 0)
+
+
+def why_nothing_changed(
+    result: RescoreResult, name: str, jobs: list[int] | None, any_source: bool, done_before: int
+) -> list[str]:
+    """Why a sweep re-scored no row (empty when it re-scored some): one phrase per cause."""
+    if result.rescored:
+        return []
+    if not any_source:
+        where = "" if jobs is None else f" from score jobs {jobs}"
+        return [
+            f"no stored scores of model {name!r}{where} (only `score --store` jobs are re-scored)"
+        ]
+    reasons = []
+    if result.unchanged:
+        refusals = sorted(
+            {e.name for e in result.events if e.level != "info"} - {ev.EXPLICIT_VERSION}
         )
+        named = ", ".join(refusals) or "the guard"
+        reasons.append(
+            f"{result.unchanged} row(s) not scored by the model ({named}; see "
+            f"`tessera-serve events {result.job_id}`)"
+        )
+    superseded = result.not_current - done_before
+    if done_before:
+        reasons.append(f"{done_before} row(s) already re-scored by this sweep")
+    if superseded > 0:
+        reasons.append(f"{superseded} row(s) superseded: a later score job stored them again")
+    return reasons
 
-    def write_pages(batch: pa.RecordBatch, first_row: int) -> None:
-        starts = query_starts(batch.column("query_id"))
-        bounds = [*starts.tolist(), batch.num_rows]
-        page_start = 0
-        for end in bounds[1:]:
-            if end - page_start >= page_size or end == batch.num_rows:
-                _write_page(batch.slice(page_start, end - page_start), first_row + page_start)
-                page_start = end
 
-    def _write_page(page: pa.RecordBatch, first_row: int) -> None:
+class _Sweep:
+    """Re-scores one stored input after another, page by page, with heartbeats."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        model: Any,
+        result: RescoreResult,
+        recorder: JobEventRecorder,
+        page_size: int,
+        batch_size: int,
+    ) -> None:
+        self.registry, self.model, self.result, self.recorder = registry, model, result, recorder
+        self.page_size, self.batch_size = page_size, batch_size
+        self.heartbeat = Heartbeat(registry, result.job_id)
+
+    def run(self, source: ScoringJob) -> None:
+        """Re-score the rows whose features are in ``source``'s stored input."""
+        if source.input_sha256 is None or source.input_uri is None:
+            raise NotFoundError(
+                f"scoring job {source.id} did not keep its input in the artifact store "
+                "(only `score --store` jobs can be re-scored)"
+            )
+
+        def write_pages(batch: pa.RecordBatch, first_row: int) -> None:
+            starts = query_starts(batch.column("query_id"))
+            bounds = [*starts.tolist(), batch.num_rows]
+            page_start = 0
+            for end in bounds[1:]:
+                if end - page_start >= self.page_size or end == batch.num_rows:
+                    page = batch.slice(page_start, end - page_start)
+                    self._write_page(source, page, first_row + page_start)
+                    page_start = end
+
+        with tempfile.TemporaryDirectory(prefix="tessera-rescore-") as tmp:
+            path: Path = self.registry.store.fetch(source.input_sha256, Path(tmp))
+            score_file(
+                self.model,
+                path,
+                None,
+                feature_schema=source.feature_schema,
+                events=self.recorder,
+                batch_size=self.batch_size,
+                on_batch=write_pages,
+            )
+
+    def _write_page(self, source: ScoringJob, page: pa.RecordBatch, first_row: int) -> None:
+        result = self.result
         rows = rows_from_batch(page, first_row)
         scored = [r for r in rows if r.source == RERANKER]
         result.pages += 1
-        with registry.transaction() as session:
+        with self.registry.transaction() as session:
             written = rescore_rows(
                 session,
                 model_name=source.model_name,
@@ -204,19 +279,9 @@ def _sweep_input(
                 input_job_id=source.id,
                 rows=scored,
             )
+            self.heartbeat.beat(session)
             pause_point(f"rescore.page.{result.pages}.before_commit")
         pause_point(f"rescore.page.{result.pages}.after_commit")
         result.rescored += written
         result.unchanged += len(rows) - len(scored)
-
-    with tempfile.TemporaryDirectory(prefix="tessera-rescore-") as tmp:
-        path: Path = registry.store.fetch(source.input_sha256, Path(tmp))
-        score_file(
-            model,
-            path,
-            None,
-            feature_schema=source.feature_schema,
-            events=recorder,
-            batch_size=batch_size,
-            on_batch=write_pages,
-        )
+        result.not_current += len(scored) - written

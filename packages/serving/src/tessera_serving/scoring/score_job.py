@@ -1,8 +1,10 @@
 """A ``score`` job end to end: resolve the model, open a job, score the file, store, finish.
 
 The Python API behind ``tessera-serve score``. With ``store=True`` the input file is put in
-the artifact store (content-addressed, so ``rescore`` can re-read its features later) and
-each output batch is written to the score store in its own transaction.
+the artifact store (content-addressed, so ``rescore`` can re-read its features later), each
+output batch is staged (invisible), and once the output file is in place the job publishes
+every score in one transaction (``staging``): a job that fails or dies stores nothing, and
+its rerun writes exactly one audit row per score.
 """
 
 from __future__ import annotations
@@ -15,17 +17,28 @@ from pathlib import Path
 from typing import Any
 
 from tessera_contracts import sha256_stream
-from tessera_serving.backends import BackendEvent, load_predictor
 from tessera_serving.errors import ScoringError
 from tessera_serving.registry import Registry
-from tessera_serving.registry.models import resolve_model
 from tessera_serving.scoring import events as ev
 from tessera_serving.scoring.guard import FeatureSchema, ModelCell
 from tessera_serving.scoring.jobs import JobEventRecorder, create_job, finish_job, update_job
-from tessera_serving.scoring.parquet_io import DEFAULT_BATCH_SIZE, score_file
+from tessera_serving.scoring.liveness import Heartbeat
+from tessera_serving.scoring.model_ref import (
+    check_stage,
+    explicit_version_event,
+    registry_model,
+    resolve_cells,
+)
+from tessera_serving.scoring.output_file import check_output_path
+from tessera_serving.scoring.parquet_io import DEFAULT_BATCH_SIZE, FileResult, score_file
 from tessera_serving.scoring.receipts import ScoringReceipt
-from tessera_serving.scoring.scorer import FALLBACK, RERANKER, ScoringModel
-from tessera_serving.scoring.stored_scores import rows_from_batch, store_scores
+from tessera_serving.scoring.scorer import FALLBACK, RERANKER
+from tessera_serving.scoring.staging import discard, publish, stage_rows
+from tessera_serving.scoring.stored_scores import rows_from_batch
+from tessera_serving.testhooks import pause_point
+
+_HASHER: ThreadPoolExecutor | None = None
+_HASHER_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -56,47 +69,6 @@ class ScoreJobResult:
         return self.counts.get(FALLBACK, 0)
 
 
-def resolve_cells(registry: Registry, ref: str) -> list[ModelCell]:
-    """The boosters of ``NAME``, ``NAME@stage`` or ``NAME#VERSION`` (NotFoundError if none)."""
-    resolved: Any = resolve_model(registry, ref)
-    rows = getattr(resolved, "rows", resolved)
-    return [ModelCell.from_row(row) for row in rows]
-
-
-def backend_event(event: BackendEvent) -> ev.Event:
-    """A backend's event (``backend.compiled``/``backend.fallback``) as a job event."""
-    return ev.Event(event.name, event.level, dict(event.fields))
-
-
-def registry_model(
-    registry: Registry,
-    cells: list[ModelCell],
-    *,
-    backend: str,
-    num_threads: int | None,
-    sink: ev.EventSink,
-) -> ScoringModel:
-    """A ``ScoringModel`` whose boosters come from the artifact store via ``load_predictor``."""
-
-    def load(cell: ModelCell) -> Any:
-        text = registry.store.read_bytes(cell.artifact_sha256).decode("utf-8")
-        return load_predictor(
-            text,
-            backend=backend,
-            num_threads=num_threads,
-            model_sha256=cell.artifact_sha256,
-            store=registry.store,
-            cache_dir=registry.config.state_dir / "compiled",
-            on_event=lambda e: sink(backend_event(e)),
-        )
-
-    return ScoringModel(cells, load)
-
-
-_HASHER: ThreadPoolExecutor | None = None
-_HASHER_LOCK = threading.Lock()
-
-
 def _hasher() -> ThreadPoolExecutor:
     """The one input-hashing thread, created on first use: importing this module starts none."""
     global _HASHER
@@ -113,6 +85,89 @@ def file_sha256(path: Path) -> str:
             return sha256_stream(fh)[0]
     except FileNotFoundError as exc:
         raise ScoringError(f"input {path}: no such file") from exc
+
+
+class _JobRun:
+    """One job's progress: heartbeats, staged batches, and publishing at the end."""
+
+    def __init__(self, registry: Registry, job_id: int, model_name: str, store: bool) -> None:
+        self.registry, self.job_id, self.model_name, self.store = (
+            registry,
+            job_id,
+            model_name,
+            store,
+        )
+        self.heartbeat = Heartbeat(registry, job_id)
+        self.batches = 0
+        self.published = False
+        self.counts: dict[str, int] = {}
+
+    def on_batch(self, batch: Any, first_row: int) -> None:
+        self.batches += 1
+        if not self.store:
+            self.heartbeat.beat()
+            return
+        with self.registry.transaction() as session:
+            stage_rows(session, self.job_id, rows_from_batch(batch, first_row))
+            self.heartbeat.beat(session)
+        pause_point(f"score.batch.{self.batches}.staged")
+
+    def on_complete(self, result: FileResult) -> None:
+        self.counts = {
+            RERANKER: result.stats.by_source[RERANKER],
+            FALLBACK: result.stats.by_source[FALLBACK],
+        }
+        if not self.store:
+            return
+        self.counts["stored"] = publish(
+            self.registry,
+            self.job_id,
+            model_name=self.model_name,
+            rows=result.rows,
+            counts=self.counts,
+            live_schema_sha=result.live_sha,
+        )
+        self.published = True
+
+    def fail(self, exc: Exception, input_sha: str | None) -> None:
+        """Record the failure; a failed job's staged scores are dropped, none become current."""
+        if self.published:
+            return
+        if self.store:
+            discard(self.registry, self.job_id)
+        if input_sha is not None:
+            update_job(self.registry, self.job_id, input_sha256=input_sha)
+        finish_job(self.registry, self.job_id, status="failed", error=str(exc).splitlines()[0])
+
+
+def _open_job(
+    registry: Registry,
+    model_ref: str,
+    cells: list[ModelCell],
+    options: ScoreOptions,
+    paths: tuple[Path, Path],
+    stored_input: tuple[str, str] | None,
+) -> int:
+    first = cells[0]
+    return create_job(
+        registry,
+        kind="score",
+        model_ref=model_ref,
+        model_name=first.name,
+        model_version=first.version,
+        model_stage=first.stage,
+        model_ids=[c.model_id for c in cells],
+        model_sha256s=[c.artifact_sha256 for c in cells],
+        require_stage=options.require_stage,
+        backend=options.backend,
+        num_threads=options.num_threads,
+        input_path=str(paths[0].absolute()),
+        input_sha256=None if stored_input is None else stored_input[0],
+        input_uri=None if stored_input is None else stored_input[1],
+        feature_schema=None if options.feature_schema is None else dict(options.feature_schema),
+        output_path=str(paths[1].absolute()),
+        stored=options.store,
+    )
 
 
 def run_score_job(
@@ -145,53 +200,26 @@ def _score_job(
     *,
     on_created: Callable[[int], None],
 ) -> ScoreJobResult:
+    check_stage(options.require_stage)
     cells = resolve_cells(registry, model_ref)
     if not input_path.is_file():
         raise ScoringError(f"input {input_path}: no such file")
+    check_output_path(output_path, input_path)
     input_bytes = input_path.stat().st_size
-    input_uri = None
+    stored_input: tuple[str, str] | None = None
     hashing: Future[str] | None = None
-    input_sha: str | None = None
     if options.store:  # storing hashes the input; don't read it once more
-        stored_sha = registry.store.put_file(input_path)
-        input_sha, input_uri = stored_sha, registry.store.uri(stored_sha)
+        sha = registry.store.put_file(input_path)
+        stored_input = (sha, registry.store.uri(sha))
     else:  # hash beside the scoring (hashlib releases the GIL); the job gets it at the end
         hashing = _hasher().submit(file_sha256, input_path)
-    first = cells[0]
-    job_id = create_job(
-        registry,
-        kind="score",
-        model_ref=model_ref,
-        model_name=first.name,
-        model_version=first.version,
-        model_ids=[c.model_id for c in cells],
-        model_sha256s=[c.artifact_sha256 for c in cells],
-        require_stage=options.require_stage,
-        backend=options.backend,
-        num_threads=options.num_threads,
-        input_path=str(input_path.absolute()),
-        input_sha256=input_sha,
-        input_uri=input_uri,
-        feature_schema=None if options.feature_schema is None else dict(options.feature_schema),
-        output_path=str(output_path.absolute()),
-        stored=options.store,
-    )
+    job_id = _open_job(registry, model_ref, cells, options, (input_path, output_path), stored_input)
     on_created(job_id)
     recorder = JobEventRecorder(registry, job_id)
-    stored = 0
-
-    def store_batch(batch: Any, first_row: int) -> None:
-        nonlocal stored
-        with registry.transaction() as session:
-            stored += store_scores(
-                session,
-                model_name=first.name,
-                job_id=job_id,
-                input_job_id=job_id,
-                rows=rows_from_batch(batch, first_row),
-            )
-
+    run = _JobRun(registry, job_id, cells[0].name, options.store)
     try:
+        if (explicit := explicit_version_event(cells)) is not None:
+            recorder(explicit)
         model = registry_model(
             registry, cells, backend=options.backend, num_threads=options.num_threads, sink=recorder
         )
@@ -203,20 +231,17 @@ def _score_job(
             require_stage=options.require_stage,
             events=recorder,
             batch_size=options.batch_size,
-            on_batch=store_batch if options.store else None,
+            on_batch=run.on_batch,
+            on_complete=run.on_complete,
         )
     except Exception as exc:
-        if hashing is not None and hashing.exception() is None:
-            update_job(registry, job_id, input_sha256=hashing.result())
-        finish_job(registry, job_id, status="failed", error=str(exc).splitlines()[0])
+        ok = hashing is not None and hashing.exception() is None
+        run.fail(exc, hashing.result() if hashing is not None and ok else None)
         raise
-    final_sha = hashing.result() if hashing is not None else str(input_sha)
-    counts = {
-        RERANKER: result.stats.by_source[RERANKER],
-        FALLBACK: result.stats.by_source[FALLBACK],
-    }
-    if options.store:
-        counts["stored"] = stored
-    update_job(registry, job_id, live_schema_sha=result.live_sha, input_sha256=final_sha)
-    finish_job(registry, job_id, status="succeeded", rows=result.rows, counts=counts)
-    return ScoreJobResult(job_id, result.rows, counts, recorder.events, final_sha, input_bytes)
+    if stored_input is not None:  # published: the job finished in that transaction
+        final_sha = stored_input[0]
+    else:
+        final_sha = hashing.result() if hashing is not None else ""
+        update_job(registry, job_id, live_schema_sha=result.live_sha, input_sha256=final_sha)
+        finish_job(registry, job_id, status="succeeded", rows=result.rows, counts=run.counts)
+    return ScoreJobResult(job_id, result.rows, run.counts, recorder.events, final_sha, input_bytes)

@@ -16,97 +16,42 @@ batches is carried over, so output batches need not align with input batches.
 from __future__ import annotations
 
 import itertools
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, cast
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tessera_serving.backends import Predictor
 from tessera_serving.errors import ScoringError
 from tessera_serving.scoring import events as ev
 from tessera_serving.scoring import guard
 from tessera_serving.scoring.matrix import MatrixBuilder, float64_values
+from tessera_serving.scoring.queries import (
+    Pending,
+    QueryRuns,
+    plain_array,
+    plain_type,
+    query_starts,
+    rank_order,
+)
+from tessera_serving.scoring.scoring_model import ScoreStats, ScoringModel
+
+__all__ = [
+    "ScoreStats",
+    "ScoringModel",
+    "ScoringPlan",
+    "prepare",
+    "query_starts",
+    "rank_order",
+    "score_batches",
+]
 
 QUERY_ID, CANDIDATE_ID, BASE_SCORE, CATEGORY = "query_id", "candidate_id", "base_score", "category"
 REQUIRED_COLUMNS = (QUERY_ID, CANDIDATE_ID, BASE_SCORE)
 RERANKER, FALLBACK = "reranker", "fallback"
 _SOURCES = pa.array([FALLBACK, RERANKER], pa.string())
 _REFUSED, _UNCOVERED = -1, -2  # cell codes for rows no cleared booster may score
-
-
-class ScoringModel:
-    """A model version's boosters (``ModelCell``) plus how to load one; loads each at most once."""
-
-    def __init__(
-        self, cells: Sequence[guard.ModelCell], load: Callable[[guard.ModelCell], Predictor]
-    ) -> None:
-        if not cells:
-            raise ScoringError("a scoring model needs at least one booster")
-        self.cells = tuple(cells)
-        self._load = load
-        self._loaded: dict[int, Predictor] = {}
-
-    def predictor(self, cell: guard.ModelCell) -> Predictor:
-        """The loaded booster for ``cell`` (loaded on first use only: refused ones never are)."""
-        if cell.model_id not in self._loaded:
-            predictor = self._load(cell)
-            if tuple(predictor.feature_names) != cell.feature_names:
-                raise ScoringError(
-                    f"booster {cell.ref}: its feature names {list(predictor.feature_names)} "
-                    f"differ from the registry's {list(cell.feature_names)}; "
-                    "run `tessera-serve verify`"
-                )
-            self._loaded[cell.model_id] = predictor
-        return self._loaded[cell.model_id]
-
-
-@dataclass
-class ScoreStats:
-    """Counts for a job row and the closing events."""
-
-    rows: int = 0
-    by_source: Counter[str] = field(default_factory=Counter)
-    scored: Counter[int] = field(default_factory=Counter)  # model_id -> reranked rows
-    demoted: Counter[int] = field(default_factory=Counter)  # model_id -> rows a query-mate blocked
-    uncovered: Counter[str] = field(default_factory=Counter)  # category -> rows with no booster
-
-
-@dataclass
-class _Part:
-    """Scored rows awaiting their query's decision."""
-
-    qid: pa.Array[Any]
-    cid: pa.Array[Any]
-    base: npt.NDArray[np.float64]
-    pred: npt.NDArray[np.float64]
-    cell: npt.NDArray[np.int16]
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    def slice(self, start: int, stop: int | None = None) -> _Part:
-        stop = len(self) if stop is None else stop
-        return _Part(
-            self.qid.slice(start, stop - start),
-            self.cid.slice(start, stop - start),
-            self.base[start:stop],
-            self.pred[start:stop],
-            self.cell[start:stop],
-        )
-
-    def concat(self, other: _Part) -> _Part:
-        return _Part(
-            pa.concat_arrays([self.qid, other.qid]),
-            pa.concat_arrays([self.cid, other.cid]),
-            np.concatenate([self.base, other.base]),
-            np.concatenate([self.pred, other.pred]),
-            np.concatenate([self.cell, other.cell]),
-        )
 
 
 def output_schema(query_type: pa.DataType, candidate_type: pa.DataType) -> pa.Schema:
@@ -164,8 +109,8 @@ class ScoringPlan:
             if c in applied:
                 self._code_to_applied[i] = applied.index(c)
         self._shas = pa.array([None, *[c.artifact_sha256 for c in applied]], pa.string())
-        query_type = _plain(arrow_schema.field(QUERY_ID).type)
-        self.schema = output_schema(query_type, _plain(arrow_schema.field(CANDIDATE_ID).type))
+        query_type = plain_type(arrow_schema.field(QUERY_ID).type)
+        self.schema = output_schema(query_type, plain_type(arrow_schema.field(CANDIDATE_ID).type))
 
     @property
     def columns(self) -> list[str]:
@@ -179,7 +124,8 @@ class ScoringPlan:
 
     def score(self, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         """Yield output batches for ``batches`` (see the module docstring), then the events."""
-        carry: _Part | None = None
+        carry: Pending | None = None
+        runs, done = QueryRuns(), 0
         for batch in batches:
             if batch.num_rows == 0:
                 continue
@@ -189,15 +135,20 @@ class ScoringPlan:
             starts = query_starts(part.qid)
             cut = int(starts[-1])
             if cut > 0:
-                yield self._finish(part.slice(0, cut), starts[starts < cut])
+                head = part.slice(0, cut)
+                runs.add(head.qid, starts[starts < cut], done)
+                yield self._finish(head, starts[starts < cut])
+                done += cut
             carry = part.slice(cut)
         if carry is not None and len(carry):
-            yield self._finish(carry, query_starts(carry.qid))
+            starts = query_starts(carry.qid)
+            runs.add(carry.qid, starts, done)
+            yield self._finish(carry, starts)
         self._closing_events()
 
-    def _predict(self, batch: pa.RecordBatch) -> _Part:
+    def _predict(self, batch: pa.RecordBatch) -> Pending:
         n = batch.num_rows
-        qid = _plain_array(batch.column(QUERY_ID))
+        qid = plain_array(batch.column(QUERY_ID))
         if qid.null_count:
             raise ScoringError(f"input column {QUERY_ID!r} has {qid.null_count} null value(s)")
         base = float64_values(batch.column(BASE_SCORE))
@@ -215,12 +166,12 @@ class ScoringPlan:
             rows = np.flatnonzero(cell == i)
             if len(rows):
                 pred[rows] = predictor.predict(builder.fill_rows(batch, rows))
-        return _Part(qid, _plain_array(batch.column(CANDIDATE_ID)), base, pred, cell)
+        return Pending(qid, plain_array(batch.column(CANDIDATE_ID)), base, pred, cell)
 
     def _cell_codes(self, batch: pa.RecordBatch, cell: npt.NDArray[np.int16]) -> None:
         if not self.applied and batch.schema.get_field_index(CATEGORY) < 0:
             return
-        cats = _plain_array(batch.column(CATEGORY))
+        cats = plain_array(batch.column(CATEGORY))
         codes = pc.index_in(cats, value_set=pa.array(self._all_cells, cats.type))
         known = codes.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
         cell[:] = np.where(known >= 0, self._code_to_applied[np.maximum(known, 0)], _UNCOVERED)
@@ -231,7 +182,7 @@ class ScoringPlan:
             for value, count in zip(values, counts.field("counts").to_pylist(), strict=True):
                 self.stats.uncovered["<null>" if value is None else str(value)] += int(count or 0)
 
-    def _finish(self, part: _Part, starts: npt.NDArray[np.int64]) -> pa.RecordBatch:
+    def _finish(self, part: Pending, starts: npt.NDArray[np.int64]) -> pa.RecordBatch:
         n = len(part)
         group = np.zeros(n, dtype=np.int64)
         group[starts[1:]] = 1
@@ -299,11 +250,24 @@ def prepare(
 ) -> ScoringPlan:
     """Run the guard for inputs of ``arrow_schema``; emit its refusals; load cleared boosters."""
     sink: ev.EventSink = events if events is not None else ev.log_event
+    _refuse_duplicate_columns(arrow_schema, source)
     live = guard.declared_schema(arrow_schema, feature_schema, source=source)
     result = guard.check(model.cells, live, arrow_schema, require_stage=require_stage)
     for event in result.events:
         sink(event)
     return ScoringPlan(model, arrow_schema, result, sink)
+
+
+def _refuse_duplicate_columns(arrow_schema: pa.Schema, source: str) -> None:
+    names = arrow_schema.names
+    dups = sorted({n for n in names if names.count(n) > 1})
+    if dups:
+        where = "; ".join(
+            f"{n!r} at positions {[i for i, m in enumerate(names) if m == n]}" for n in dups
+        )
+        raise ScoringError(
+            f"{source} has duplicated column(s): {where}; column names must be unique"
+        )
 
 
 def score_batches(
@@ -328,36 +292,3 @@ def score_batches(
     if stats is not None:
         plan.stats = stats
     yield from plan.score(itertools.chain([first], iterator))
-
-
-def _plain(dtype: pa.DataType) -> pa.DataType:
-    return dtype.value_type if pa.types.is_dictionary(dtype) else dtype
-
-
-def _plain_array(array: pa.Array[Any]) -> pa.Array[Any]:
-    if pa.types.is_dictionary(array.type):
-        return cast("pa.DictionaryArray[Any, Any]", array).dictionary_decode()
-    return array
-
-
-def rank_order(
-    score: npt.NDArray[np.float64], group: npt.NDArray[np.int64]
-) -> npt.NDArray[np.intp]:
-    """Row order by (query, score descending, input position): ``np.lexsort((-score, group))``.
-
-    Two stable sorts instead: by score, then by query, whose ids fit 16 bits in a 64k batch
-    so numpy radix-sorts them (about 1.5x faster than lexsort). NaN scores sort last.
-    """
-    by_score = np.argsort(-score, kind="stable")
-    key = group.astype(np.uint16) if len(group) and group[-1] < 65_536 else group
-    return by_score[np.argsort(key[by_score], kind="stable")]
-
-
-def query_starts(qid: pa.Array[Any]) -> npt.NDArray[np.int64]:
-    """Row index of each query's first row (queries are contiguous runs of equal ids)."""
-    n = len(qid)
-    if n == 0:
-        return np.zeros(1, dtype=np.int64)
-    changed = pc.not_equal(qid.slice(1), qid.slice(0, n - 1))
-    flags = changed.to_numpy(zero_copy_only=False)
-    return np.concatenate([[0], np.flatnonzero(flags) + 1]).astype(np.int64)
