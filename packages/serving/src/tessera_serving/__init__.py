@@ -75,6 +75,7 @@ if TYPE_CHECKING:
         ScoreOptions,
         run_score_job,
     )
+    from tessera_serving.scoring.sweep_pages import Pace
 
 __version__ = _version("tessera-serving")
 
@@ -116,6 +117,7 @@ _EXPORTS: dict[str, str] = {
     "run_score_job": "tessera_serving.scoring.score_job",
     "RescoreResult": "tessera_serving.scoring.rescore",
     "run_rescore": "tessera_serving.scoring.rescore",
+    "Pace": "tessera_serving.scoring.sweep_pages",
     "read_feature_schema_file": "tessera_serving.scoring.parquet_io",
     "get_job": "tessera_serving.scoring.jobs",
     "job_events": "tessera_serving.scoring.jobs",
@@ -130,6 +132,7 @@ __all__ = [
     "LiveSchemaInfo",
     "ModelRow",
     "NotFoundError",
+    "Pace",
     "Precompiled",
     "Promoted",
     "PromotionError",
