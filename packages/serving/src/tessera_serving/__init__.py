@@ -68,6 +68,11 @@ if TYPE_CHECKING:
     from tessera_serving.registry.verify import VerifyReport, verify_registry
     from tessera_serving.scoring.jobs import get_job, job_events
     from tessera_serving.scoring.parquet_io import read_feature_schema_file
+    from tessera_serving.scoring.partitioned import (
+        PartitionedResult,
+        is_partitioned_input,
+        run_partitioned_job,
+    )
     from tessera_serving.scoring.precompile import Precompiled, precompile
     from tessera_serving.scoring.rescore import RescoreResult, run_rescore
     from tessera_serving.scoring.score_job import (
@@ -115,6 +120,9 @@ _EXPORTS: dict[str, str] = {
     "ScoreJobResult": "tessera_serving.scoring.score_job",
     "ScoreOptions": "tessera_serving.scoring.score_job",
     "run_score_job": "tessera_serving.scoring.score_job",
+    "PartitionedResult": "tessera_serving.scoring.partitioned",
+    "is_partitioned_input": "tessera_serving.scoring.partitioned",
+    "run_partitioned_job": "tessera_serving.scoring.partitioned",
     "RescoreResult": "tessera_serving.scoring.rescore",
     "run_rescore": "tessera_serving.scoring.rescore",
     "Pace": "tessera_serving.scoring.sweep_pages",
@@ -133,6 +141,7 @@ __all__ = [
     "ModelRow",
     "NotFoundError",
     "Pace",
+    "PartitionedResult",
     "Precompiled",
     "Promoted",
     "PromotionError",
@@ -158,6 +167,7 @@ __all__ = [
     "export_receipts",
     "get_job",
     "import_by_reference",
+    "is_partitioned_input",
     "job_events",
     "latest_runs",
     "list_live_schemas",
@@ -172,6 +182,7 @@ __all__ = [
     "register_runs",
     "registry_revisions",
     "resolve_model",
+    "run_partitioned_job",
     "run_rescore",
     "run_score_job",
     "schema_from_manifest",
