@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import signal
 import subprocess
 import time
@@ -246,3 +247,32 @@ def test_bad_partition_input_is_one_line_and_the_rest_commit(
     assert "Traceback" not in result.stderr
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["a.parquet"]
     assert _counts(sqlite_registry)[0] == 1
+
+
+def test_partitions_in_and_out_of_s3(
+    sqlite_registry: Registry, tmp_path: Path, setup: Any, s3_url: str
+) -> None:
+    """Input partitions read from, and outputs written to, the loopback S3 server."""
+    import fsspec
+    from distributed import Client, LocalCluster
+
+    _table, parts, expected = setup
+    fs, root = fsspec.core.url_to_fs(s3_url)
+    for part in sorted(parts.glob("*.parquet")):
+        fs.put_file(str(part), f"{root}/in/{part.name}")
+    options = ScoreOptions(backend="lightgbm", num_threads=1)
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=False) as cluster,
+        Client(cluster) as client,
+    ):
+        result = run_partitioned_job(
+            sqlite_registry, "rr", f"{s3_url}/in/*.parquet", f"{s3_url}/out", options, dask=client
+        )
+    assert result.counts["committed"] == PARTS
+    fs.invalidate_cache()
+    outputs = sorted(fs.glob(f"{root}/out/*.parquet"))
+    assert [posixpath.basename(o) for o in outputs] == [
+        f"part-{k:02d}.parquet" for k in range(PARTS)
+    ]
+    got = pa.concat_tables([pq.read_table(fs.open(o, "rb")) for o in outputs])
+    assert got.equals(expected)
