@@ -110,6 +110,27 @@ def test_serving_compiled_extra_adds_lleaves_and_still_no_lab(wheels: Any, tmp_p
     env.run("tessera-serve", "--help")
 
 
+@pytest.mark.parametrize(
+    ("extra", "brings", "module"),
+    [
+        ("s3", {"s3fs", "aiobotocore", "botocore"}, "s3fs"),
+        ("dask", {"dask", "distributed"}, "distributed"),
+    ],
+)
+def test_serving_scale_out_extras_add_their_engine_and_still_no_lab(
+    wheels: Any, tmp_path: Path, extra: str, brings: set[str], module: str
+) -> None:
+    env = wheels.install(tmp_path / "venv", "tessera-contracts", f"tessera-serving[{extra}]")
+    assert_local_build(env, wheels, "tessera-contracts", "tessera-serving")
+    assert brings <= set(env.distributions())
+    assert env.importable(module) == [module]
+    assert_absent(env, LAB_ONLY, f"installing tessera-serving[{extra}]")
+    assert "lleaves" not in env.distributions()  # each extra brings only its own engine
+    # Every serving module (the scale-out ones included) imports with this extra.
+    assert "tessera_serving.store.s3" in env.import_all("tessera_serving")
+    env.run("tessera-serve", "--help")
+
+
 def test_lab_installs_without_serving(wheels: Any, tmp_path: Path) -> None:
     env = wheels.install(tmp_path / "venv", "tessera-contracts", "tessera-lab")
     assert_local_build(env, wheels, "tessera-contracts", "tessera-lab")

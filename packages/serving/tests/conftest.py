@@ -6,6 +6,8 @@
   unreachable, and FAILS instead under CI (``CI=true``). Those tests carry the ``postgres``
   marker (``-m postgres`` / ``-m "not postgres"``).
 - ``sqlite_config`` / ``sqlite_registry``: the same on SQLite only.
+- ``s3_server`` / ``s3_url``: a real S3-protocol server (moto) on loopback and a fresh bucket
+  URL, with the standard AWS variables (``AWS_ENDPOINT_URL`` included) set for the test.
 - ``runs``: the ``runs_factory`` module (tiny real LightGBM run directories).
 - ``cli``: run ``tessera-serve`` in a subprocess with a config's locations.
 """
@@ -25,6 +27,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import runs_factory
+from s3_server import S3Server
 
 from tessera_serving.config import (
     ARTIFACTS_URL_ENV,
@@ -101,6 +104,24 @@ def postgres_url() -> Iterator[str]:
                 (schema,),
             )
             connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """A real S3-protocol server (moto, server mode) on loopback for the whole session."""
+    server = S3Server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_url(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``s3://<fresh bucket>/artifacts``, with this process's AWS variables pointing at it."""
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    return f"s3://{s3_server.new_bucket()}/artifacts"
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
-"""One conformance suite for every artifact store backend (local directory, fsspec memory)."""
+"""One conformance suite for every artifact store backend: local directory, fsspec memory, and
+S3 on a real S3-protocol server on loopback (moto in server mode, see ``s3_server.py``)."""
 
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +16,7 @@ from tessera_serving.store import (
     ArtifactStore,
     FsspecArtifactStore,
     LocalArtifactStore,
+    S3ArtifactStore,
     open_store,
     shard,
 )
@@ -38,10 +41,15 @@ def _delete(store: ArtifactStore, sha256: str) -> None:
         store.fs.rm_file(f"{store.root}/{shard(sha256)}")
 
 
-@pytest.fixture(params=["local", "memory"])
+@pytest.fixture(params=["local", "memory", "s3"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ArtifactStore]:
     if request.param == "local":
         yield open_store(tmp_path / "store")
+        return
+    if request.param == "s3":
+        opened_s3 = open_store(request.getfixturevalue("s3_url"))
+        assert isinstance(opened_s3, S3ArtifactStore)
+        yield opened_s3
         return
     url = f"memory://tessera-test-{uuid.uuid4().hex}"
     opened = open_store(url)
@@ -58,6 +66,8 @@ class TestArtifactStoreConformance:
         assert isinstance(open_store(tmp_path), LocalArtifactStore)
         assert isinstance(open_store(tmp_path.as_uri()), LocalArtifactStore)
         assert isinstance(open_store("memory://x"), FsspecArtifactStore)
+        assert not isinstance(open_store("memory://x"), S3ArtifactStore)
+        assert isinstance(open_store("s3://bucket/prefix"), S3ArtifactStore)
 
     def test_put_bytes_returns_the_sha256_and_reads_back(self, store: ArtifactStore) -> None:
         data = b"tree=0\nleaf_value=0.5\n"
@@ -77,6 +87,33 @@ class TestArtifactStoreConformance:
         sha = store.put_file(path)
         assert sha == hashlib.sha256(data).hexdigest()
         assert store.read_bytes(sha) == data
+
+    def test_concurrent_puts_of_the_same_object_agree(
+        self, store: ArtifactStore, tmp_path: Path
+    ) -> None:
+        data = bytes(range(256)) * 4_000
+        path = tmp_path / "same.bin"
+        path.write_bytes(data)
+        barrier = threading.Barrier(8)
+        results: list[str] = []
+        errors: list[BaseException] = []
+
+        def put(index: int) -> None:
+            barrier.wait()
+            try:
+                sha = store.put_bytes(data) if index % 2 else store.put_file(path)
+                results.append(sha)
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=put, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert results == [hashlib.sha256(data).hexdigest()] * 8
+        assert store.read_bytes(results[0]) == data
 
     def test_missing_object_is_an_artifact_error(self, store: ArtifactStore) -> None:
         sha = hashlib.sha256(b"never stored").hexdigest()
@@ -149,6 +186,46 @@ class TestArtifactStoreConformance:
                 store.read_ref(bad)
         with pytest.raises(ArtifactError, match="64 lowercase hex"):
             store.write_ref("ok", "not-a-sha")
+
+
+def test_s3_never_replaces_an_existing_object(s3_url: str) -> None:
+    """The write itself is conditional: bytes written under an existing key are refused by
+    the server, so the first object stays even if a writer raced past the existence check."""
+    store = open_store(s3_url)
+    assert isinstance(store, S3ArtifactStore)
+    sha = store.put_bytes(b"original")
+    key = f"{store.root}/{shard(sha)}"
+    bucket, _, path = key.partition("/")
+    with pytest.raises(FileExistsError):
+        store.fs.call_s3("put_object", Bucket=bucket, Key=path, Body=b"x", IfNoneMatch="*")
+    assert store.read_bytes(sha) == b"original"
+
+
+def test_s3_large_file_goes_up_in_parts_and_leaves_nothing_else(
+    s3_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tessera_serving.store import s3
+
+    monkeypatch.setattr(s3, "SINGLE_PUT_BYTES", 1 << 20)
+    monkeypatch.setattr(s3, "PART_BYTES", 5 << 20)  # S3's smallest part
+    data = hashlib.sha256(b"seed").digest() * (12 << 20 >> 5)  # 12 MiB -> 3 parts
+    path = tmp_path / "large.bin"
+    path.write_bytes(data)
+    store = open_store(s3_url)
+    assert isinstance(store, S3ArtifactStore)
+    sha = store.put_file(path)
+    assert sha == hashlib.sha256(data).hexdigest()
+    assert store.fetch(sha, tmp_path / "copy").read_bytes() == data
+    assert store.put_file(path) == sha  # again: found and verified, not uploaded twice
+    assert store.fs.find(store.root) == [f"{store.root}/{shard(sha)}"]
+    bucket = store.root.partition("/")[0]
+    assert store.fs.call_s3("list_multipart_uploads", Bucket=bucket).get("Uploads", []) == []
+
+
+def test_s3_missing_bucket_is_one_line_artifact_error(s3_url: str) -> None:
+    store = open_store(s3_url.replace("s3://", "s3://no-such-"))
+    with pytest.raises(ArtifactError, match=r"cannot write artifact .* to s3://no-such-"):
+        store.put_bytes(b"data")
 
 
 def test_local_store_leaves_no_temp_files_and_read_only_objects(tmp_path: Path) -> None:

@@ -69,6 +69,11 @@ if TYPE_CHECKING:
     from tessera_serving.registry.verify import VerifyReport, verify_registry
     from tessera_serving.scoring.jobs import get_job, job_events
     from tessera_serving.scoring.parquet_io import read_feature_schema_file
+    from tessera_serving.scoring.partitioned import (
+        PartitionedResult,
+        is_partitioned_input,
+        run_partitioned_job,
+    )
     from tessera_serving.scoring.precompile import Precompiled, precompile
     from tessera_serving.scoring.readback import audit_trail, list_jobs, stored_scores
     from tessera_serving.scoring.rescore import RescoreResult, run_rescore
@@ -77,6 +82,7 @@ if TYPE_CHECKING:
         ScoreOptions,
         run_score_job,
     )
+    from tessera_serving.scoring.sweep_pages import Pace
 
 __version__ = _version("tessera-serving")
 
@@ -116,8 +122,12 @@ _EXPORTS: dict[str, str] = {
     "ScoreJobResult": "tessera_serving.scoring.score_job",
     "ScoreOptions": "tessera_serving.scoring.score_job",
     "run_score_job": "tessera_serving.scoring.score_job",
+    "PartitionedResult": "tessera_serving.scoring.partitioned",
+    "is_partitioned_input": "tessera_serving.scoring.partitioned",
+    "run_partitioned_job": "tessera_serving.scoring.partitioned",
     "RescoreResult": "tessera_serving.scoring.rescore",
     "run_rescore": "tessera_serving.scoring.rescore",
+    "Pace": "tessera_serving.scoring.sweep_pages",
     "read_feature_schema_file": "tessera_serving.scoring.parquet_io",
     "get_job": "tessera_serving.scoring.jobs",
     "job_events": "tessera_serving.scoring.jobs",
@@ -136,6 +146,8 @@ __all__ = [
     "LiveSchemaInfo",
     "ModelRow",
     "NotFoundError",
+    "Pace",
+    "PartitionedResult",
     "Precompiled",
     "Promoted",
     "PromotionError",
@@ -162,6 +174,7 @@ __all__ = [
     "export_receipts",
     "get_job",
     "import_by_reference",
+    "is_partitioned_input",
     "job_events",
     "latest_runs",
     "list_jobs",
@@ -178,6 +191,7 @@ __all__ = [
     "registry_revisions",
     "resolve_model",
     "resolve_num_threads",
+    "run_partitioned_job",
     "run_rescore",
     "run_score_job",
     "schema_from_manifest",

@@ -16,12 +16,18 @@ import numpy as np
 from tessera_serving.backends import BackendSelection, select_predictor
 from tessera_serving.backends.cache_manifest import REF_PREFIX
 from tessera_serving.backends.equivalence import compare_scores
-from tessera_serving.store import LocalArtifactStore, shard
+from tessera_serving.store import (
+    ArtifactStore,
+    LocalArtifactStore,
+    S3ArtifactStore,
+    open_store,
+    shard,
+)
 
 from .conftest import Model
 
 
-def _select(model: Model, store: LocalArtifactStore, cache_dir: Path) -> BackendSelection:
+def _select(model: Model, store: ArtifactStore, cache_dir: Path) -> BackendSelection:
     return select_predictor(
         model.text, backend="compiled", num_threads=1, store=store, cache_dir=cache_dir
     )
@@ -206,3 +212,25 @@ def test_an_object_that_loads_but_scores_wrong_is_rebuilt(
     assert fields["cache"] == "built" and "scores differ" in fields["rebuilt_because"]
     assert fields["object_sha256"] != other_object
     assert _manifest(store, key)["object_sha256"] == fields["object_sha256"]
+
+
+def test_the_cache_lives_on_s3_too(sign_model: Model, s3_url: str, tmp_path: Path) -> None:
+    """Machine A compiles into an S3 store; machine B (an empty cache dir) loads it from S3;
+    a corrupt object on S3 is rebuilt, never handed to LLVM."""
+    store = open_store(s3_url)
+    assert isinstance(store, S3ArtifactStore)
+    built = _fields(_select(sign_model, store, tmp_path / "machine-a"))
+    assert built["cache"] == "built"
+    object_sha = built["object_sha256"]
+    assert store.exists(object_sha)
+    assert store.read_ref(REF_PREFIX + built["cache_key"]) is not None
+    hit = _select(sign_model, store, tmp_path / "machine-b")
+    assert _fields(hit)["cache"] == "hit"
+    assert (tmp_path / "machine-b" / "objects" / f"{object_sha}.o").read_bytes() == (
+        store.read_bytes(object_sha)
+    )
+    _assert_scores(hit, sign_model)
+    store.fs.pipe_file(f"{store.root}/{shard(object_sha)}", b"not an object")
+    rebuilt = _fields(_select(sign_model, store, tmp_path / "machine-c"))
+    assert rebuilt["cache"] == "built"
+    assert "unavailable" in (rebuilt["rebuilt_because"] or "")

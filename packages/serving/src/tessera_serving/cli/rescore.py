@@ -27,7 +27,8 @@ def add_parser(subparsers: Any) -> None:
         "rescore",
         help="re-score stored scores with a model (resumable; each page one transaction)",
         description="Re-score the stored scores of a model name with REF; an interrupted "
-        "sweep resumes when run again with the same arguments.",
+        "sweep resumes when run again with the same arguments, and several processes run "
+        "with the same arguments share one sweep (on PostgreSQL), each page done once.",
     )
     parser.add_argument(
         "--model",
@@ -49,11 +50,27 @@ def add_parser(subparsers: Any) -> None:
         metavar="N",
         help=f"rows per transaction, whole queries (default {DEFAULT_PAGE_SIZE})",
     )
+    parser.add_argument(
+        "--pace",
+        type=_pace,
+        metavar="RATE",
+        help="slow this worker down: ROWS/s (e.g. 20000/s) or a pause between pages "
+        "(e.g. 0.5s, 200ms); default: as fast as it goes",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_backend_arguments(parser)
     add_event_arguments(parser)
     add_config_arguments(parser)
     parser.set_defaults(func=_run)
+
+
+def _pace(value: str) -> Any:
+    from tessera_serving import ConfigurationError, Pace
+
+    try:
+        return Pace.parse(value)
+    except ConfigurationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -72,6 +89,7 @@ def _run(args: argparse.Namespace) -> int:
             backend=args.backend,
             num_threads=args.threads,
             batch_size=args.batch_size,
+            pace=args.pace,
         )
     summary = {
         "job_id": result.job_id,

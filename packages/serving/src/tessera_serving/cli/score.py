@@ -58,7 +58,10 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "score",
         help="score candidates with a registered model behind the feature-schema guard",
-        description="Score a candidates Parquet file; rows the guard refuses keep base_score.",
+        description="Score a candidates Parquet file; rows the guard refuses keep base_score. "
+        "Given a directory or glob (local or s3://) and an output directory, every Parquet "
+        "partition is scored as one job, partitions in parallel (a Dask cluster with --dask, "
+        "else a local process pool); a rerun completes only the partitions not yet committed.",
     )
     parser.add_argument(
         "--model",
@@ -66,8 +69,25 @@ def add_parser(subparsers: Any) -> None:
         metavar="REF",
         help="NAME (= NAME@production), NAME@stage or NAME#VERSION (any stage, recorded)",
     )
-    parser.add_argument("--input", required=True, type=Path, metavar="PARQUET")
-    parser.add_argument("--output", required=True, type=Path, metavar="PARQUET")
+    parser.add_argument(
+        "--input", required=True, metavar="PARQUET|DIR|GLOB", help="a file, or partitions"
+    )
+    parser.add_argument(
+        "--output", required=True, metavar="PARQUET|DIR", help="a file, or a directory"
+    )
+    parser.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="score partitions on this Dask scheduler (tcp://HOST:8786), or 'local' for a "
+        "local cluster (needs tessera-serving[dask])",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        metavar="N",
+        help="workers of the local cluster or process pool for partitions (default 2)",
+    )
     parser.add_argument(
         "--store",
         action="store_true",
@@ -113,7 +133,14 @@ def check_backend_flags(args: argparse.Namespace) -> str | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tessera_serving import ScoreOptions, open_registry, read_feature_schema_file, run_score_job
+    from tessera_serving import (
+        ScoreOptions,
+        is_partitioned_input,
+        open_registry,
+        read_feature_schema_file,
+        run_partitioned_job,
+        run_score_job,
+    )
 
     if (problem := check_backend_flags(args)) is not None:
         return usage_error(problem)
@@ -127,8 +154,17 @@ def _run(args: argparse.Namespace) -> int:
         num_threads=args.threads,
         store=args.store,
     )
+    partitioned = args.dask is not None or is_partitioned_input(args.input)
     with open_registry(config_from_args(args)) as registry:
-        result = run_score_job(registry, args.model, args.input, args.output, options)
+        if partitioned:
+            result: Any = run_partitioned_job(
+                registry, args.model, args.input, args.output, options,
+                dask=args.dask, workers=args.workers,
+            )  # fmt: skip
+        else:
+            result = run_score_job(
+                registry, args.model, Path(args.input), Path(args.output), options
+            )
     summary = {
         "job_id": result.job_id,
         "rows": result.rows,
@@ -139,7 +175,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, sort_keys=True))
     else:
-        counts = ", ".join(f"{v} {k}" for k, v in result.counts.items())
+        counts = ", ".join(f"{v} {k}" for k, v in result.counts.items() if isinstance(v, int) and v)
         print(f"job {result.job_id}: {result.rows} rows ({counts}) -> {args.output}")
     if args.fail_on_fallback and result.fallback_rows:
         print(

@@ -100,6 +100,7 @@ class RescoreSweep(Base):
     model_ids: Mapped[list[int]] = mapped_column(JSON)
     jobs_filter: Mapped[list[int] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="running")
+    page_size: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 

@@ -1,13 +1,17 @@
-"""Re-score stored scores with a new model version, in resumable pages.
+"""Re-score stored scores with a new model version, in resumable pages shared by workers.
 
 A sweep re-reads each stored row's features from the content-addressed input of the job that
 stored it, scores them behind the guard, and writes pages of whole queries (default 500
-rows): each page in ONE transaction updates the current scores and appends audit rows. A
-sweep is identified by (model name, the new version's boosters, the ``--jobs`` filter); run
-again after an interruption, the unfinished sweep resumes and writes only rows it has not
-written yet (``UNIQUE(sweep_id, current_id)`` in the audit backs that up), so every row is
-re-scored exactly once. Rows the new model cannot score (schema mismatch, a missing cell, a
-refused stage) keep their current score; the guard's event says why.
+rows): each page in ONE transaction updates the current scores, appends audit rows and marks
+the page done. A sweep is identified by (model name, the new version's boosters, the
+``jobs`` filter). Its pages are planned once, when it opens (``sweep_pages``); every
+``run_rescore`` with the same arguments then works on the same sweep, claiming pages one at
+a time, so several processes or machines share it on PostgreSQL (``FOR UPDATE SKIP
+LOCKED``) and a rerun after an interruption does only the pages left. Writes skip rows the
+sweep already wrote (``UNIQUE(sweep_id, current_id)`` in the audit backs that up), so every
+row is re-scored exactly once. Rows the new model cannot score (schema mismatch, a missing
+cell, a refused stage) keep their current score; the guard's event says why. A ``Pace``
+limits one worker's speed so a sweep does not starve live traffic.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from tessera_serving.errors import ConfigurationError, NotFoundError
 from tessera_serving.registry import Registry, utcnow
@@ -39,10 +43,18 @@ from tessera_serving.scoring.model_ref import (
     registry_model,
     resolve_cells,
 )
-from tessera_serving.scoring.parquet_io import DEFAULT_BATCH_SIZE, score_file
+from tessera_serving.scoring.parquet_io import DEFAULT_BATCH_SIZE, open_parquet
 from tessera_serving.scoring.receipts import record_rescored, rescoring_recorder
-from tessera_serving.scoring.scorer import RERANKER, query_starts
+from tessera_serving.scoring.scorer import RERANKER, ScoringModel, ScoringPlan, prepare
 from tessera_serving.scoring.stored_scores import rescore_rows, rows_from_batch
+from tessera_serving.scoring.sweep_pages import (
+    ForwardRows,
+    Pace,
+    claim_page,
+    lock_sweep_key,
+    pages_left,
+    plan_pages,
+)
 from tessera_serving.testhooks import pause_point
 
 DEFAULT_PAGE_SIZE = 500
@@ -73,37 +85,78 @@ def sweep_key(model_name: str, model_ids: Sequence[int], jobs: Sequence[int] | N
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
+class _Inputs:
+    """The sweep's input files, fetched once per worker, with a prepared plan for each."""
+
+    def __init__(self, registry: Registry, tmp: Path, batch_size: int) -> None:
+        self._registry, self._tmp, self._batch_size = registry, tmp, batch_size
+        self._paths: dict[int, Path] = {}
+        self.ready: dict[int, tuple[ScoringPlan, ForwardRows]] = {}
+
+    def path(self, source: ScoringJob) -> Path:
+        if source.id not in self._paths:
+            if source.input_sha256 is None or source.input_uri is None:
+                raise NotFoundError(
+                    f"scoring job {source.id} did not keep its input in the artifact store "
+                    "(only jobs that stored their scores can be re-scored)"
+                )
+            self._paths[source.id] = self._registry.store.fetch(source.input_sha256, self._tmp)
+        return self._paths[source.id]
+
+    def prepare(self, input_job_id: int, model: ScoringModel, sink: ev.EventSink) -> None:
+        """Run the guard for one input (its events go to ``sink``) outside any page."""
+        with self._registry.transaction(readonly=True) as session:
+            source = session.get(ScoringJob, input_job_id)
+        if source is None:
+            raise NotFoundError(f"scoring job {input_job_id} (a sweep page's input) is gone")
+        path = self.path(source)
+        plan = prepare(
+            model,
+            open_parquet(path).schema_arrow,
+            source.feature_schema,
+            events=sink,
+            source=f"input {path}",
+        )
+        self.ready[input_job_id] = (plan, ForwardRows(path, plan.columns, self._batch_size))
+
+    def close(self) -> None:
+        for plan, _ in self.ready.values():
+            plan.close()
+
+
 def _open_sweep(
-    registry: Registry, key: str, name: str, ref: str, ids: list[int], jobs: list[int] | None
+    registry: Registry,
+    inputs: _Inputs,
+    key: str,
+    fields: dict[str, Any],
+    page_size: int,
 ) -> tuple[int, bool]:
+    """Find the running sweep of ``key`` or start one; plan its pages if nobody has yet."""
     with registry.transaction() as session:
-        found = session.scalar(
-            select(RescoreSweep.id)
+        lock_sweep_key(session, key)
+        sweep = session.scalars(
+            select(RescoreSweep)
             .where(RescoreSweep.sweep_key == key, RescoreSweep.status == "running")
             .order_by(RescoreSweep.id)
-        )
-        if found is not None:
-            return int(found), True
-        sweep = RescoreSweep(
-            sweep_key=key,
-            model_name=name,
-            model_ref=ref,
-            model_ids=ids,
-            jobs_filter=jobs,
-            status="running",
-        )
-        session.add(sweep)
-        session.flush()
-        return int(sweep.id), False
+        ).first()
+        resumed = sweep is not None
+        if sweep is None:
+            sweep = RescoreSweep(sweep_key=key, status="running", **fields)
+            session.add(sweep)
+            session.flush()
+        if sweep.page_size is None:
+            for source in _input_jobs(session, sweep.model_name, sweep.jobs_filter):
+                plan_pages(session, sweep.id, source.id, inputs.path(source), page_size)
+            sweep.page_size = page_size
+        return int(sweep.id), resumed
 
 
-def _input_jobs(registry: Registry, name: str, jobs: list[int] | None) -> list[ScoringJob]:
-    with registry.transaction(readonly=True) as session:
-        query = select(CurrentScore.input_job_id).where(CurrentScore.model_name == name)
-        if jobs is not None:
-            query = query.where(CurrentScore.input_job_id.in_(jobs))
-        ids = sorted(set(session.scalars(query.distinct()).all()))
-        rows = [session.get(ScoringJob, i) for i in ids]
+def _input_jobs(session: Session, name: str, jobs: list[int] | None) -> list[ScoringJob]:
+    query = select(CurrentScore.input_job_id).where(CurrentScore.model_name == name)
+    if jobs is not None:
+        query = query.where(CurrentScore.input_job_id.in_(jobs))
+    ids = sorted(set(session.scalars(query.distinct()).all()))
+    rows = [session.get(ScoringJob, i) for i in ids]
     return [r for r in rows if r is not None]
 
 
@@ -116,14 +169,18 @@ def run_rescore(
     backend: str = "auto",
     num_threads: int | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    pace: Pace | None = None,
 ) -> RescoreResult:
-    """Sweep the stored scores of ``model_ref``'s name with that model (module docstring).
+    """Work on the sweep of ``model_ref``'s stored scores until no page is left
+    (module docstring); several calls, in several processes, share one sweep.
 
     Leaves a ``rescoring`` receipt linked to the job (``scoring/receipts.py``).
     """
     rec, link = rescoring_recorder(registry, model_ref, jobs, page_size)
     with rec:
-        result = _rescore(registry, model_ref, jobs, page_size, backend, num_threads, batch_size)
+        result = _rescore(
+            registry, model_ref, jobs, page_size, backend, num_threads, batch_size, pace
+        )
         link(result.job_id)
         record_rescored(rec, registry, result.job_id, result.rescored, result.unchanged)
     return result
@@ -137,52 +194,106 @@ def _rescore(
     backend: str,
     num_threads: int | None,
     batch_size: int,
+    pace: Pace | None,
 ) -> RescoreResult:
     if page_size < 1:
         raise ConfigurationError(f"page size must be an integer >= 1, got {page_size}")
     cells = resolve_cells(registry, model_ref)
     name, ids = cells[0].name, [c.model_id for c in cells]
     job_filter = None if jobs is None else sorted(set(jobs))
-    sweep_id, resumed = _open_sweep(
-        registry, sweep_key(name, ids, job_filter), name, model_ref, ids, job_filter
-    )
-    job_id = create_job(
-        registry,
-        kind="rescore",
-        model_ref=model_ref,
-        model_name=name,
-        model_version=cells[0].version,
-        model_ids=ids,
-        model_sha256s=[c.artifact_sha256 for c in cells],
-        backend=backend,
-        num_threads=num_threads,
-        sweep_id=sweep_id,
-    )
-    recorder = JobEventRecorder(registry, job_id)
-    result = RescoreResult(job_id, sweep_id, resumed)
-    done_before = _sweep_writes(registry, sweep_id)
-    try:
-        if (explicit := explicit_version_event(cells)) is not None:
-            recorder(explicit)
-        model = registry_model(
-            registry, cells, backend=backend, num_threads=num_threads, sink=recorder
+    fields = {"model_name": name, "model_ref": model_ref, "model_ids": ids}
+    with tempfile.TemporaryDirectory(prefix="tessera-rescore-") as tmp:
+        inputs = _Inputs(registry, Path(tmp), batch_size)
+        sweep_id, resumed = _open_sweep(
+            registry,
+            inputs,
+            sweep_key(name, ids, job_filter),
+            {**fields, "jobs_filter": job_filter},
+            page_size,
         )
-        sources = _input_jobs(registry, name, job_filter)
-        pages = _Sweep(registry, model, result, recorder, page_size, batch_size)
-        for source_job in sources:
-            pages.run(source_job)
-    except Exception as exc:
-        finish_job(registry, job_id, status="failed", error=str(exc).splitlines()[0])
-        raise
+        job_id = create_job(
+            registry,
+            kind="rescore",
+            model_ref=model_ref,
+            model_name=name,
+            model_version=cells[0].version,
+            model_ids=ids,
+            model_sha256s=[c.artifact_sha256 for c in cells],
+            backend=backend,
+            num_threads=num_threads,
+            sweep_id=sweep_id,
+        )
+        recorder = JobEventRecorder(registry, job_id)
+        result = RescoreResult(job_id, sweep_id, resumed)
+        done_before = _sweep_writes(registry, sweep_id)
+        try:
+            if (explicit := explicit_version_event(cells)) is not None:
+                recorder(explicit)
+            model = registry_model(
+                registry, cells, backend=backend, num_threads=num_threads, sink=recorder
+            )
+            _work(registry, model, inputs, result, recorder, pace)
+            inputs.close()
+        except Exception as exc:
+            finish_job(registry, job_id, status="failed", error=str(exc).splitlines()[0])
+            raise
     with registry.transaction() as session:
         sweep = session.get(RescoreSweep, sweep_id)
-        if sweep is not None:
+        if sweep is not None and pages_left(session, sweep_id) == 0:
             sweep.status, sweep.finished_at = "done", utcnow()
+        any_source = bool(_input_jobs(session, name, job_filter))
     result.events = recorder.events
-    result.reasons = why_nothing_changed(result, name, job_filter, bool(sources), done_before)
+    result.reasons = why_nothing_changed(result, name, job_filter, any_source, done_before)
     counts = {"rescored": result.rescored, "unchanged": result.unchanged, "pages": result.pages}
     finish_job(registry, job_id, status="succeeded", rows=result.rescored, counts=counts)
     return result
+
+
+def _work(
+    registry: Registry,
+    model: ScoringModel,
+    inputs: _Inputs,
+    result: RescoreResult,
+    recorder: JobEventRecorder,
+    pace: Pace | None,
+) -> None:
+    """Claim, score and commit pages until none is left to claim."""
+    heartbeat = Heartbeat(registry, result.job_id)
+    while True:
+        unprepared: int | None = None
+        with registry.transaction() as session:
+            page = claim_page(session, result.sweep_id)
+            if page is None:
+                return
+            if page.input_job_id not in inputs.ready:
+                unprepared = page.input_job_id  # the guard records events: not inside a page
+            else:
+                plan, reader = inputs.ready[page.input_job_id]
+                batch = reader.rows(page.first_row, page.end_row)
+                rows = rows_from_batch(plan.score_queries(batch), page.first_row)
+                scored = [r for r in rows if r.source == RERANKER]
+                written = rescore_rows(
+                    session,
+                    model_name=model.cells[0].name,
+                    job_id=result.job_id,
+                    sweep_id=result.sweep_id,
+                    input_job_id=page.input_job_id,
+                    rows=scored,
+                )
+                page.status, page.job_id, page.rescored = "done", result.job_id, written
+                page.done_at = utcnow()
+                result.pages += 1
+                heartbeat.beat(session)
+                pause_point(f"rescore.page.{result.pages}.before_commit")
+        if unprepared is not None:
+            inputs.prepare(unprepared, model, recorder)
+            continue
+        pause_point(f"rescore.page.{result.pages}.after_commit")
+        result.rescored += written
+        result.unchanged += len(rows) - len(scored)
+        result.not_current += len(scored) - written
+        if pace is not None:
+            pace.after_page(len(rows))
 
 
 def _sweep_writes(registry: Registry, sweep_id: int) -> int:
@@ -217,71 +328,3 @@ def why_nothing_changed(
     if superseded > 0:
         reasons.append(f"{superseded} row(s) superseded: a later score job stored them again")
     return reasons
-
-
-class _Sweep:
-    """Re-scores one stored input after another, page by page, with heartbeats."""
-
-    def __init__(
-        self,
-        registry: Registry,
-        model: Any,
-        result: RescoreResult,
-        recorder: JobEventRecorder,
-        page_size: int,
-        batch_size: int,
-    ) -> None:
-        self.registry, self.model, self.result, self.recorder = registry, model, result, recorder
-        self.page_size, self.batch_size = page_size, batch_size
-        self.heartbeat = Heartbeat(registry, result.job_id)
-
-    def run(self, source: ScoringJob) -> None:
-        """Re-score the rows whose features are in ``source``'s stored input."""
-        if source.input_sha256 is None or source.input_uri is None:
-            raise NotFoundError(
-                f"scoring job {source.id} did not keep its input in the artifact store "
-                "(only `score --store` jobs can be re-scored)"
-            )
-
-        def write_pages(batch: pa.RecordBatch, first_row: int) -> None:
-            starts = query_starts(batch.column("query_id"))
-            bounds = [*starts.tolist(), batch.num_rows]
-            page_start = 0
-            for end in bounds[1:]:
-                if end - page_start >= self.page_size or end == batch.num_rows:
-                    page = batch.slice(page_start, end - page_start)
-                    self._write_page(source, page, first_row + page_start)
-                    page_start = end
-
-        with tempfile.TemporaryDirectory(prefix="tessera-rescore-") as tmp:
-            path: Path = self.registry.store.fetch(source.input_sha256, Path(tmp))
-            score_file(
-                self.model,
-                path,
-                None,
-                feature_schema=source.feature_schema,
-                events=self.recorder,
-                batch_size=self.batch_size,
-                on_batch=write_pages,
-            )
-
-    def _write_page(self, source: ScoringJob, page: pa.RecordBatch, first_row: int) -> None:
-        result = self.result
-        rows = rows_from_batch(page, first_row)
-        scored = [r for r in rows if r.source == RERANKER]
-        result.pages += 1
-        with self.registry.transaction() as session:
-            written = rescore_rows(
-                session,
-                model_name=source.model_name,
-                job_id=result.job_id,
-                sweep_id=result.sweep_id,
-                input_job_id=source.id,
-                rows=scored,
-            )
-            self.heartbeat.beat(session)
-            pause_point(f"rescore.page.{result.pages}.before_commit")
-        pause_point(f"rescore.page.{result.pages}.after_commit")
-        result.rescored += written
-        result.unchanged += len(rows) - len(scored)
-        result.not_current += len(scored) - written

@@ -146,6 +146,16 @@ class ScoringPlan:
             yield self._finish(carry, starts)
         self._closing_events()
 
+    def score_queries(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        """Score a batch of whole queries at once (a re-score page); unlike ``score`` the
+        closing events wait for ``close``, so a plan can score many such batches."""
+        part = self._predict(batch)
+        return self._finish(part, query_starts(part.qid))
+
+    def close(self) -> None:
+        """Emit the closing events (``reranker.applied`` with this plan's counts)."""
+        self._closing_events()
+
     def _predict(self, batch: pa.RecordBatch) -> Pending:
         n = batch.num_rows
         qid = plain_array(batch.column(QUERY_ID))

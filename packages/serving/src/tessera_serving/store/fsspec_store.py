@@ -15,10 +15,14 @@ from typing import Any
 
 import fsspec
 
-from tessera_contracts import sha256_stream
+from tessera_contracts import sha256_file, sha256_stream
 from tessera_serving.errors import ArtifactError
 
-from .base import check_ref_name, check_sha256, corrupt, missing, shard
+from .base import CHUNK_BYTES, check_ref_name, check_sha256, corrupt, missing, shard
+
+
+def _hash_local(path: Path) -> str:
+    return sha256_file(path)[0]
 
 
 class FsspecArtifactStore:
@@ -123,13 +127,21 @@ class FsspecArtifactStore:
     def fetch(self, sha256: str, dest_dir: Path) -> Path:
         dest_dir = Path(dest_dir)
         dest = dest_dir / check_sha256(sha256)
-        if dest.is_file() and hashlib.sha256(dest.read_bytes()).hexdigest() == sha256:
+        if dest.is_file() and _hash_local(dest) == sha256:
             return dest
-        data = self.read_bytes(sha256)
         dest_dir.mkdir(parents=True, exist_ok=True)
         tmp = dest_dir / f".{sha256[:16]}.{uuid.uuid4().hex}.tmp"
         try:
-            tmp.write_bytes(data)
+            digest = hashlib.sha256()
+            try:
+                with self.fs.open(self._key(sha256), "rb") as src, tmp.open("wb") as out:
+                    while chunk := src.read(CHUNK_BYTES):
+                        digest.update(chunk)
+                        out.write(chunk)
+            except FileNotFoundError:
+                raise missing(sha256, self.uri(sha256)) from None
+            if digest.hexdigest() != sha256:
+                raise corrupt(sha256, self.uri(sha256), digest.hexdigest())
             tmp.replace(dest)
         finally:
             tmp.unlink(missing_ok=True)

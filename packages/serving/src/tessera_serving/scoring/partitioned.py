@@ -1,0 +1,240 @@
+"""A partitioned score job: every Parquet partition of a directory or glob (local or any
+fsspec URL such as ``s3://``) scored as ONE job, partitions in parallel.
+
+Partitions run on a Dask cluster (a scheduler address, ``local`` for a local cluster, or a
+``distributed.Client``) or, without one, in a local process pool. Each partition is scored
+and committed once by ``partition_worker.score_partition``; Dask reschedules the partition
+of a worker that died, and the pool is restarted for partitions whose process died. The job
+is identified by its model, partitions, output and options (``batch_key``): run again, it
+skips every partition already committed and completes only the missing ones. The job's
+events carry each partition's guard events (with a ``partition`` field) and its counts name
+the partitions that fell back and why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import posixpath
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tessera_serving.errors import ConfigurationError, ScoringError
+from tessera_serving.registry import Registry
+from tessera_serving.scoring import events as ev
+from tessera_serving.scoring.jobs import JobEventRecorder, create_job, finish_job
+from tessera_serving.scoring.model_ref import resolve_cells
+from tessera_serving.scoring.partition_worker import PartitionResult, PartitionTask, score_partition
+from tessera_serving.scoring.score_job import ScoreOptions
+from tessera_serving.scoring.scorer import FALLBACK, RERANKER
+
+POOL_ATTEMPTS = 3
+GLOB_CHARS = "*?["
+
+
+def is_partitioned_input(spec: str) -> bool:
+    """A directory, a glob or a URL names partitions; a plain file path does not."""
+    return "://" in spec or any(c in spec for c in GLOB_CHARS) or Path(spec).is_dir()
+
+
+def list_partitions(spec: str) -> list[str]:
+    """The Parquet partitions ``spec`` names, sorted (a directory means ``DIR/*.parquet``)."""
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(spec)
+    pattern = path.rstrip("/") + "/*.parquet" if fs.isdir(path) else path
+    files = sorted(str(f) for f in fs.glob(pattern))
+    found = [str(fs.unstrip_protocol(f)) for f in files] if "://" in spec else files
+    if not found:
+        raise ScoringError(f"input {spec}: no Parquet partitions (expected DIR, DIR/*.parquet)")
+    return found
+
+
+def output_paths(partitions: Sequence[str], output_dir: str) -> list[str]:
+    """Each partition's output: its file name under ``output_dir`` (names must be unique)."""
+    names = [posixpath.basename(p) for p in partitions]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ScoringError(f"input: partitions share the file name(s) {twice[:5]}; rename them")
+    if "://" in output_dir:
+        return [f"{output_dir.rstrip('/')}/{n}" for n in names]
+    out = Path(output_dir)
+    if not out.is_dir():
+        raise ScoringError(f"output {output_dir}: not an existing directory")
+    if any(str(out.absolute()) == str(Path(p).parent) for p in partitions if "://" not in p):
+        raise ScoringError(f"output {output_dir}: is the input directory; choose another")
+    return [str(out.absolute() / n) for n in names]
+
+
+def batch_key(model_shas: Sequence[str], partitions: Sequence[str], output: str, o: Any) -> str:
+    """The identity of a partitioned job: same model, partitions, output and options."""
+    body = {
+        "models": sorted(model_shas),
+        "partitions": list(partitions),
+        "output": output,
+        "store": o.store,
+        "require_stage": o.require_stage,
+        "feature_schema": o.feature_schema,
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=list).encode()).hexdigest()
+
+
+@dataclass
+class PartitionedResult:
+    """The finished partitioned job."""
+
+    job_id: int
+    rows: int
+    counts: dict[str, Any]
+    partitions: list[PartitionResult] = field(default_factory=list)
+    events: list[ev.Event] = field(default_factory=list)
+
+    @property
+    def fallback_rows(self) -> int:
+        return int(self.counts.get(FALLBACK, 0))
+
+
+def _dask_client(dask: Any, workers: int) -> tuple[Any, Any]:
+    """A ``(client, cluster_to_close)`` for ``dask`` (an address, ``local`` or a Client)."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ConfigurationError(
+            "Dask scoring needs the dask extra: install tessera-serving[dask]"
+        ) from None
+    if isinstance(dask, Client):
+        return dask, None
+    if dask == "local":
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        return Client(cluster), cluster
+    return Client(str(dask)), None
+
+
+def _on_dask(dask: Any, workers: int, tasks: list[PartitionTask]) -> Iterator[Any]:
+    from distributed import as_completed
+
+    client, cluster = _dask_client(dask, workers)
+    try:
+        futures = client.map(score_partition, tasks, pure=False)
+        for future in as_completed(futures):
+            try:
+                yield future.result()
+            except Exception as exc:
+                yield exc
+    finally:
+        if cluster is not None:
+            client.close()
+            cluster.close()
+
+
+def _on_pool(workers: int, tasks: list[PartitionTask]) -> Iterator[Any]:
+    """A spawn-started process pool; partitions whose process died run again in a new pool."""
+    todo = list(tasks)
+    for attempt in range(POOL_ATTEMPTS):
+        context = multiprocessing.get_context("spawn")
+        broken: list[PartitionTask] = []
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            pending: dict[Future[PartitionResult], PartitionTask] = {
+                pool.submit(score_partition, t): t for t in todo
+            }
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    task = pending.pop(future)
+                    try:
+                        yield future.result()
+                    except BrokenProcessPool:
+                        broken.append(task)
+                    except Exception as exc:
+                        yield exc
+        if not broken:
+            return
+        if attempt == POOL_ATTEMPTS - 1:
+            names = [t.partition for t in broken]
+            yield ScoringError(f"partitions {names[:3]}: their worker died {POOL_ATTEMPTS} times")
+        todo = broken
+
+
+def run_partitioned_job(
+    registry: Registry,
+    model_ref: str,
+    input_spec: str,
+    output_dir: str,
+    options: ScoreOptions | None = None,
+    *,
+    dask: Any = None,
+    workers: int = 2,
+) -> PartitionedResult:
+    """Score every partition of ``input_spec`` into ``output_dir`` as one job (module doc)."""
+    if workers < 1:
+        raise ConfigurationError(f"workers must be an integer >= 1, got {workers}")
+    options = options if options is not None else ScoreOptions()
+    cells = resolve_cells(registry, model_ref)
+    partitions = list_partitions(input_spec)
+    outputs = output_paths(partitions, output_dir)
+    key = batch_key([c.artifact_sha256 for c in cells], partitions, output_dir, options)
+    job_id = create_job(
+        registry,
+        kind="score",
+        model_ref=model_ref,
+        model_name=cells[0].name,
+        model_version=cells[0].version,
+        model_ids=[c.model_id for c in cells],
+        model_sha256s=[c.artifact_sha256 for c in cells],
+        require_stage=options.require_stage,
+        backend=options.backend,
+        num_threads=options.num_threads,
+        input_path=input_spec,
+        output_path=output_dir,
+        stored=options.store,
+    )
+    tasks = [
+        PartitionTask(registry.config, model_ref, job_id, key, p, o, options)
+        for p, o in zip(partitions, outputs, strict=True)
+    ]
+    recorder = JobEventRecorder(registry, job_id)
+    result = PartitionedResult(job_id, 0, {})
+    failures: list[str] = []
+    outcomes = _on_dask(dask, workers, tasks) if dask is not None else _on_pool(workers, tasks)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            failures.append(str(outcome).splitlines()[0] if str(outcome) else repr(outcome))
+            continue
+        result.partitions.append(outcome)
+        for fields in outcome.events:
+            fields = dict(fields)
+            name, level = fields.pop("event"), fields.pop("level")
+            recorder(ev.Event(name, level, {**fields, "partition": outcome.partition}))
+    result.partitions.sort(key=lambda r: r.partition)
+    result.counts = _counts(result.partitions, len(partitions), failures)
+    result.rows = sum(r.rows for r in result.partitions if not r.skipped)
+    result.events = recorder.events
+    if failures:
+        error = f"{len(failures)} partition(s) failed, first: {failures[0]}"
+        finish_job(registry, job_id, status="failed", counts=result.counts, error=error)
+        raise ScoringError(f"{error}; run the job again to complete the missing partitions")
+    finish_job(registry, job_id, status="succeeded", rows=result.rows, counts=result.counts)
+    return result
+
+
+def _counts(done: list[PartitionResult], total: int, failures: list[str]) -> dict[str, Any]:
+    new = [r for r in done if not r.skipped]
+    counts: dict[str, Any] = {
+        "partitions": total,
+        "committed": len(new),
+        "skipped_committed_before": len(done) - len(new),
+        "failed": len(failures),
+        RERANKER: sum(r.counts.get(RERANKER, 0) for r in new),
+        FALLBACK: sum(r.counts.get(FALLBACK, 0) for r in new),
+        "fallback_partitions": {r.partition: r.fallback for r in new if r.fallback},
+    }
+    if any("stored" in r.counts for r in new):
+        counts["stored"] = sum(r.counts.get("stored", 0) for r in new)
+    return counts
