@@ -43,6 +43,7 @@ EXPECTED: dict[str, list[str]] = {
 }
 EXPECTED_SERVING_EXTRAS: dict[str, list[str]] = {
     "compiled": ["lleaves>=1.2", "llvmlite>=0.42,<0.45"],
+    "http": ["fastapi>=0.110", "uvicorn>=0.29", "prometheus-client>=0.20"],
 }
 NEVER = {
     "contracts": {"tessera-lab", "tessera-serving"},
