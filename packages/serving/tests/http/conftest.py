@@ -11,9 +11,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import runs_factory
 from server_harness import Server, register_and_promote, start_server
 
 from tessera_serving.config import ServingConfig
+from tessera_serving.registry import create_registry_engine, upgrade
 
 
 @pytest.fixture
@@ -26,5 +28,33 @@ def served(sqlite_config: ServingConfig, runs: ModuleType, tmp_path: Path) -> Se
 @pytest.fixture
 def server(served: ServingConfig, tmp_path: Path) -> Iterator[Server]:
     started = start_server(served, tmp_path)
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_config(tmp_path_factory: pytest.TempPathFactory) -> ServingConfig:
+    """A module's SQLite registry with ``rr`` in production (for tests that only read it)."""
+    root = tmp_path_factory.mktemp("shared")
+    config = ServingConfig.from_env(
+        state_dir=root / "home",
+        database_url=f"sqlite:///{root / 'home' / 'registry.db'}",
+        artifacts_url=str(root / "artifacts"),
+    )
+    engine = create_registry_engine(config.database_url, create_dir=True)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+    register_and_promote(config, runs_factory, root / "runs")
+    return config
+
+
+@pytest.fixture(scope="module")
+def shared_server(
+    shared_config: ServingConfig, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """One server per module over ``shared_config``."""
+    started = start_server(shared_config, tmp_path_factory.mktemp("server"))
     yield started
     started.stop()

@@ -93,6 +93,34 @@ class Server:
         return int(self.process.returncode)
 
 
+def serving_env(config: ServingConfig, **extra: str) -> dict[str, str]:
+    """This environment with ``config``'s locations (and passive OpenMP waiting)."""
+    env = dict(os.environ)
+    env.update(
+        TESSERA_HOME=str(config.state_dir),
+        TESSERA_DATABASE_URL=config.database_url,
+        TESSERA_ARTIFACTS_URL=config.artifacts_url,
+        OMP_WAIT_POLICY="passive",
+        **extra,
+    )
+    return env
+
+
+def run_cli(
+    config: ServingConfig, cwd: Path, *args: str | Path
+) -> subprocess.CompletedProcess[str]:
+    """Run ``tessera-serve`` in a subprocess against ``config``."""
+    return subprocess.run(
+        [str(TESSERA_SERVE), *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        env=serving_env(config),
+        timeout=300,
+    )
+
+
 def start_server(config: ServingConfig, tmp_path: Path, **env: str) -> Server:
     """Start ``tessera-serve http`` and wait until ``/healthz`` answers."""
     tokens = tmp_path / "tokens.txt"
@@ -100,12 +128,8 @@ def start_server(config: ServingConfig, tmp_path: Path, **env: str) -> Server:
         tokens.write_text(hashlib.sha256(TOKEN.encode()).hexdigest() + "\n", encoding="utf-8")
     port = free_port()
     log_path = tmp_path / f"server-{port}.log"
-    full_env = dict(os.environ)
-    full_env.update(
-        TESSERA_HOME=str(config.state_dir),
-        TESSERA_DATABASE_URL=config.database_url,
-        TESSERA_ARTIFACTS_URL=config.artifacts_url,
-        OMP_WAIT_POLICY="passive",
+    full_env = serving_env(
+        config,
         TESSERA_API_TOKENS_FILE=str(tokens),
         TESSERA_API_BACKEND="lightgbm",
         TESSERA_API_THREADS="1",
