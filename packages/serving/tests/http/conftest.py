@@ -14,8 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import runs_factory
 from server_harness import Server, register_and_promote, start_server
 
-from tessera_serving.config import ServingConfig
-from tessera_serving.registry import create_registry_engine, upgrade
+from tessera_serving import ServingConfig, upgrade_registry
 
 
 @pytest.fixture
@@ -41,11 +40,7 @@ def shared_config(tmp_path_factory: pytest.TempPathFactory) -> ServingConfig:
         database_url=f"sqlite:///{root / 'home' / 'registry.db'}",
         artifacts_url=str(root / "artifacts"),
     )
-    engine = create_registry_engine(config.database_url, create_dir=True)
-    try:
-        upgrade(engine)
-    finally:
-        engine.dispose()
+    upgrade_registry(config)
     register_and_promote(config, runs_factory, root / "runs")
     return config
 

@@ -23,10 +23,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from tessera_serving.config import ServingConfig
-from tessera_serving.promotion import promote
-from tessera_serving.register import register_runs
-from tessera_serving.registry import open_registry
+from tessera_serving import ServingConfig, open_registry, promote, register_runs
 
 TOKEN = "s3cret-token-for-tests"
 SCHEMA: dict[str, list[str]] = {

@@ -13,9 +13,8 @@ import pyarrow.parquet as pq
 from server_harness import DRIFTED, SCHEMA, Server, rows, run_cli
 
 from tessera_contracts import FEATURE_SCHEMA_METADATA_KEY, compute_schema_sha
+from tessera_serving import get_job, job_events, open_registry
 from tessera_serving.config import ServingConfig
-from tessera_serving.jobs import get_job, job_events
-from tessera_serving.registry import open_registry
 
 ARROW = "application/vnd.apache.arrow.stream"
 OUT_COLUMNS = ("query_id", "candidate_id", "score", "rank", "source", "model_sha256")

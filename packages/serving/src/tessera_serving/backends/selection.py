@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tessera_serving.errors import ConfigurationError
+
 from .base import FloatMatrix, FloatVector, Predictor
 from .compile_cache import CacheEntry, CacheStore, CompileCache
 from .compiled import compiler_available, compiler_identity
@@ -48,7 +50,7 @@ def model_sha256_of(model_text: str, expected: str | None) -> str:
     """The model text's sha256 (of its UTF-8 bytes), checked against ``expected`` if given."""
     actual = hashlib.sha256(model_text.encode("utf-8")).hexdigest()
     if expected is not None and expected != actual:
-        raise ValueError(f"model text hashes to {actual}, expected model_sha256 {expected}")
+        raise ConfigurationError(f"model text hashes to {actual}, expected model_sha256 {expected}")
     return actual
 
 
@@ -63,7 +65,9 @@ def select_predictor(
 ) -> BackendSelection:
     """Load ``model_text`` into the requested backend (see the module docstring)."""
     if backend not in BACKENDS:
-        raise ValueError(f"unknown scoring backend {backend!r}: expected one of {list(BACKENDS)}")
+        raise ConfigurationError(
+            f"unknown scoring backend {backend!r}: expected one of {list(BACKENDS)}"
+        )
     threads = resolve_num_threads(num_threads)
     if backend == "lightgbm":
         return BackendSelection(LightGBMPredictor(model_text, num_threads=threads), backend, ())

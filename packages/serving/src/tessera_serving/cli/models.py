@@ -6,10 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from tessera_serving.config import add_config_arguments, config_from_args
-from tessera_serving.model_docs import model_document, version_summary
-from tessera_serving.models_api import list_versions
-from tessera_serving.registry import open_registry
+from tessera_serving import describe_version, list_versions, open_registry
+from tessera_serving.cli._common import add_config_arguments, config_from_args
 
 
 def add_parser(subparsers: Any) -> None:
@@ -33,7 +31,7 @@ def _list(args: argparse.Namespace) -> int:
     for v in versions:
         cells = ",".join(c for c in v.cells if c is not None) or "pooled"
         if args.json:
-            print(json.dumps(version_summary(v), sort_keys=True))
+            print(json.dumps(v.as_dict(), sort_keys=True))
         else:
             print(
                 f"{v.name}#{v.version}\t{v.stage}\t{v.gate_verdict}\t"
@@ -46,6 +44,6 @@ def _list(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     with open_registry(config_from_args(args)) as registry:
-        document = model_document(registry, args.ref, full=args.full)
+        document = describe_version(registry, args.ref, full=args.full)
     print(json.dumps(document, indent=2, sort_keys=True))
     return 0

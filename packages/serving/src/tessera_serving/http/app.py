@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from tessera_serving import __version__
 
+from . import _service as api
 from . import models, ops, problems, score
 from .metrics import ServiceMetrics
 from .middleware import ServiceMiddleware
@@ -33,6 +34,7 @@ DESCRIPTION = (
 
 def create_app(settings: HttpSettings | None = None) -> FastAPI:
     """The service for ``settings`` (default: read from the environment at start)."""
+    api.configure()
     resolved = settings if settings is not None else HttpSettings.from_env()
     metrics = ServiceMetrics()
 

@@ -41,10 +41,8 @@ class PromoteBody(BaseModel):
     dependencies=[Depends(read_access)],
 )
 async def list_models(request: Request) -> list[dict[str, Any]]:
-    docs: list[dict[str, Any]] = await run_in_threadpool(
-        api.list_model_documents, service(request).registry
-    )
-    return docs
+    versions = await run_in_threadpool(api.list_versions, service(request).registry)
+    return [v.as_dict() for v in versions]
 
 
 @router.get(
@@ -52,12 +50,10 @@ async def list_models(request: Request) -> list[dict[str, Any]]:
 )
 async def show_name(name: str, request: Request) -> dict[str, Any]:
     registry = service(request).registry
-    versions: list[dict[str, Any]] = await run_in_threadpool(
-        api.list_model_documents, registry, name
-    )
+    versions = await run_in_threadpool(api.list_versions, registry, name)
     if not versions:  # the facade's one-line not-found message
-        await run_in_threadpool(api.model_document, registry, name)
-    return {"name": name, "versions": versions}
+        await run_in_threadpool(api.describe_version, registry, name)
+    return {"name": name, "versions": [v.as_dict() for v in versions]}
 
 
 @router.get(
@@ -69,7 +65,7 @@ async def show_version(
     name: str, version: int, request: Request, full: bool = False
 ) -> dict[str, Any]:
     document: dict[str, Any] = await run_in_threadpool(
-        lambda: api.model_document(service(request).registry, f"{name}#{version}", full=full)
+        lambda: api.describe_version(service(request).registry, f"{name}#{version}", full=full)
     )
     return document
 

@@ -27,15 +27,7 @@ async def healthz() -> dict[str, str]:
 
 
 def _readiness(state: ServiceState) -> tuple[bool, dict[str, Any]]:
-    reasons: list[str] = []
-    try:
-        api.check_revision(state.registry.engine)
-    except Exception as exc:
-        reasons.append(f"registry: {str(exc).splitlines()[0]}")
-    try:
-        state.registry.store.exists("0" * 64)
-    except Exception as exc:
-        reasons.append(f"artifact store: {str(exc).splitlines()[0]}")
+    reasons = api.registry_problems(state.registry)
     served = state.models.describe()
     if not reasons:
         try:

@@ -30,10 +30,9 @@ class ServiceState:
         models = LoadedModels(registry, settings, metrics)
         recorder = api.RequestRecorder(registry, flush_s=settings.record_flush_s)
         state = cls(settings, registry, metrics, models, recorder)
-        try:
-            api.check_revision(registry.engine)
-        except Exception as exc:
-            _LOG.error("registry not ready: %s", str(exc).splitlines()[0])
+        problems = api.registry_problems(registry)
+        if problems:
+            _LOG.error("not ready: %s", "; ".join(problems))
             return state
         recorder.start()
         served = models.reload()

@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import RegistrationError
-from .register import Registered, import_by_reference
-from .registry import Registry
+from tessera_serving.errors import RegistrationError
+from tessera_serving.registry.engine import Registry
+from tessera_serving.registry.register import Registered, import_by_reference
 
 
 def import_run_record(

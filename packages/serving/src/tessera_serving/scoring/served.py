@@ -14,12 +14,12 @@ from typing import Any
 
 import pyarrow as pa
 
-from . import events as ev
-from .errors import SchemaMismatchError
-from .guard import FeatureSchema, ModelCell
-from .registry import Registry
-from .score_job import registry_model, resolve_cells
-from .scoring import FALLBACK, RERANKER, ScoringModel, prepare
+from tessera_serving.errors import SchemaMismatchError
+from tessera_serving.registry import Registry
+from tessera_serving.scoring import events as ev
+from tessera_serving.scoring.guard import FeatureSchema, ModelCell
+from tessera_serving.scoring.score_job import registry_model, resolve_cells
+from tessera_serving.scoring.scorer import FALLBACK, RERANKER, ScoringModel, prepare
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from . import events as ev
-from .errors import NotFoundError
-from .registry import Registry, utcnow
-from .registry.scoring_tables import JobEvent, ScoringJob
+from tessera_serving.errors import NotFoundError
+from tessera_serving.registry import Registry, utcnow
+from tessera_serving.registry.scoring_tables import JobEvent, ScoringJob
+from tessera_serving.scoring import events as ev
 
 _JOB_FIELDS = (
     "id",
@@ -94,13 +94,14 @@ def finish_job(
     )
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """``value`` with non-finite floats as strings and keys as text (JSON columns)."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -115,7 +116,7 @@ class JobEventRecorder:
     def __call__(self, event: ev.Event) -> None:
         self.events.append(event)
         ev.log_event(event)
-        fields = _json_safe(dict(event.fields))
+        fields = json_safe(dict(event.fields))
         with self._registry.transaction() as session:
             seq = session.scalar(
                 select(func.coalesce(func.max(JobEvent.seq), 0)).where(

@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from .jobs import get_job
-from .registry import Registry
-from .registry.scoring_tables import ScoringJob
-from .request_records import RESERVED
+from tessera_serving.registry import Registry
+from tessera_serving.registry.scoring_tables import ScoringJob
+from tessera_serving.scoring.jobs import get_job
+from tessera_serving.scoring.request_records import RESERVED
 
 MAX_LIMIT = 1000
 

@@ -18,13 +18,13 @@ from typing import Any
 
 import pyarrow as pa
 
-from . import events as ev
-from .errors import SchemaMismatchError
-from .guard import FeatureSchema
-from .jobs import _json_safe
-from .registry import Registry, utcnow
-from .registry.scoring_tables import JobEvent, ScoringJob
-from .served import ServedModel, TableScore, score_table
+from tessera_serving.errors import SchemaMismatchError
+from tessera_serving.registry import Registry, utcnow
+from tessera_serving.registry.scoring_tables import JobEvent, ScoringJob
+from tessera_serving.scoring import events as ev
+from tessera_serving.scoring.guard import FeatureSchema
+from tessera_serving.scoring.jobs import json_safe
+from tessera_serving.scoring.served import ServedModel, TableScore, score_table
 
 RESERVED = "reserved"
 _LOG = logging.getLogger("tessera.http")
@@ -121,7 +121,7 @@ class RequestRecorder:
                                 seq=seq,
                                 name=event.name,
                                 level=event.level,
-                                fields=_json_safe(dict(event.fields)),
+                                fields=json_safe(dict(event.fields)),
                             )
                         )
             self.written += len(batch)
