@@ -69,9 +69,11 @@ if TYPE_CHECKING:
         register_runs,
     )
     from tessera_serving.registry.verify import VerifyReport, verify_registry
+    from tessera_serving.scoring.job_claims import Claim, JobClaims
     from tessera_serving.scoring.job_listing import list_jobs
     from tessera_serving.scoring.jobs import get_job, job_events
     from tessera_serving.scoring.parquet_io import read_feature_schema_file
+    from tessera_serving.scoring.payload_jobs import prediction_set, run_payload_job
     from tessera_serving.scoring.precompile import Precompiled, precompile
     from tessera_serving.scoring.request_records import (
         RequestRecord,
@@ -152,12 +154,18 @@ _EXPORTS: dict[str, str] = {
     "load_served_model": "tessera_serving.scoring.served",
     "resolve_shas": "tessera_serving.scoring.served",
     "score_table": "tessera_serving.scoring.served",
+    "Claim": "tessera_serving.scoring.job_claims",
+    "JobClaims": "tessera_serving.scoring.job_claims",
+    "prediction_set": "tessera_serving.scoring.payload_jobs",
+    "run_payload_job": "tessera_serving.scoring.payload_jobs",
 }
 
 __all__ = [
     "ArtifactError",
     "BackfillChange",
+    "Claim",
     "ConfigurationError",
+    "JobClaims",
     "LiveSchemaInfo",
     "ModelRow",
     "NotFoundError",
@@ -202,6 +210,7 @@ __all__ = [
     "load_served_model",
     "open_registry",
     "precompile",
+    "prediction_set",
     "promote",
     "promotion_history",
     "read_feature_schema_file",
@@ -212,6 +221,7 @@ __all__ = [
     "registry_revisions",
     "resolve_model",
     "resolve_shas",
+    "run_payload_job",
     "run_rescore",
     "run_score_job",
     "schema_from_manifest",

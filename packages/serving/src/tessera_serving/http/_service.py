@@ -6,6 +6,8 @@ Every route calls these names and nothing deeper.
 from __future__ import annotations
 
 from tessera_serving import (
+    Claim,
+    JobClaims,
     Registry,
     RequestRecord,
     RequestRecorder,
@@ -23,14 +25,18 @@ from tessera_serving import (
     list_versions,
     load_served_model,
     open_registry,
+    prediction_set,
     promote,
     registry_problems,
     resolve_shas,
+    run_payload_job,
     score_and_record,
     score_table,
 )
 
 __all__ = [
+    "Claim",
+    "JobClaims",
     "Registry",
     "RequestRecord",
     "RequestRecorder",
@@ -48,9 +54,11 @@ __all__ = [
     "list_versions",
     "load_served_model",
     "open_registry",
+    "prediction_set",
     "promote",
     "registry_problems",
     "resolve_shas",
+    "run_payload_job",
     "score_and_record",
     "score_table",
 ]

@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from tessera_serving import __version__
 
 from . import _service as api
-from . import models, ops, problems, score
+from . import jobs, models, ops, problems, score
 from .metrics import ServiceMetrics
 from .middleware import ServiceMiddleware
 from .settings import HttpSettings
@@ -55,7 +55,7 @@ def create_app(settings: HttpSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
-    for module in (ops, models, score):
+    for module in (ops, models, score, jobs):
         app.include_router(module.router)
     app.add_middleware(ServiceMiddleware, max_body_bytes=resolved.max_body_bytes, metrics=metrics)
     return app

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from . import _service as api
+from .job_pool import JobPool
 from .loaded import LoadedModels
 from .metrics import ServiceMetrics
 from .settings import HttpSettings
@@ -22,6 +23,7 @@ class ServiceState:
     metrics: ServiceMetrics
     models: LoadedModels
     recorder: api.RequestRecorder
+    jobs: JobPool
 
     @classmethod
     def open(cls, settings: HttpSettings, metrics: ServiceMetrics) -> ServiceState:
@@ -29,7 +31,8 @@ class ServiceState:
         registry = api.open_registry(settings.serving, check_revision=False)
         models = LoadedModels(registry, settings, metrics)
         recorder = api.RequestRecorder(registry, flush_s=settings.record_flush_s)
-        state = cls(settings, registry, metrics, models, recorder)
+        jobs = JobPool(registry, settings)
+        state = cls(settings, registry, metrics, models, recorder, jobs)
         problems = api.registry_problems(registry)
         if problems:
             _LOG.error("not ready: %s", "; ".join(problems))
@@ -37,8 +40,10 @@ class ServiceState:
         recorder.start()
         served = models.reload()
         _LOG.info("serving %s", [m["model"] for m in served["models"]])
+        jobs.recover()
         return state
 
     def close(self) -> None:
+        self.jobs.close()
         self.recorder.close()
         self.registry.close()

@@ -15,7 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,8 +106,14 @@ def run_rescore(
     backend: str = "auto",
     num_threads: int | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    pace_s: float = 0.0,
+    on_created: Callable[[int], None] | None = None,
 ) -> RescoreResult:
-    """Sweep the stored scores of ``model_ref``'s name with that model (module docstring)."""
+    """Sweep the stored scores of ``model_ref``'s name with that model (module docstring).
+
+    ``pace_s`` pauses after each committed page so a sweep beside live traffic leaves it
+    the CPU and the database; ``on_created`` gets the job id as soon as the row exists.
+    """
     if page_size < 1:
         raise ConfigurationError(f"page size must be an integer >= 1, got {page_size}")
     cells = resolve_cells(registry, model_ref)
@@ -127,6 +134,8 @@ def run_rescore(
         num_threads=num_threads,
         sweep_id=sweep_id,
     )
+    if on_created is not None:
+        on_created(job_id)
     recorder = JobEventRecorder(registry, job_id)
     result = RescoreResult(job_id, sweep_id, resumed)
     try:
@@ -134,7 +143,9 @@ def run_rescore(
             registry, cells, backend=backend, num_threads=num_threads, sink=recorder
         )
         for source_job in _input_jobs(registry, name, job_filter):
-            _sweep_input(registry, model, source_job, result, recorder, page_size, batch_size)
+            _sweep_input(
+                registry, model, source_job, result, recorder, (page_size, batch_size, pace_s)
+            )
     except Exception as exc:
         finish_job(registry, job_id, status="failed", error=str(exc).splitlines()[0])
         raise
@@ -154,9 +165,9 @@ def _sweep_input(
     source: ScoringJob,
     result: RescoreResult,
     recorder: JobEventRecorder,
-    page_size: int,
-    batch_size: int,
+    sizes: tuple[int, int, float],
 ) -> None:
+    page_size, batch_size, pace_s = sizes
     if source.input_sha256 is None or source.input_uri is None:
         raise NotFoundError(
             f"scoring job {source.id} did not keep its input in the artifact store "
@@ -187,6 +198,8 @@ def _sweep_input(
             )
             pause_point(f"rescore.page.{result.pages}.before_commit")
         pause_point(f"rescore.page.{result.pages}.after_commit")
+        if pace_s > 0:
+            time.sleep(pace_s)
         result.rescored += written
         result.unchanged += len(rows) - len(scored)
 
