@@ -80,6 +80,7 @@ if TYPE_CHECKING:
         RequestRecorder,
         score_and_record,
     )
+    from tessera_serving.scoring.request_rescore import rescore_and_record
     from tessera_serving.scoring.rescore import RescoreResult, run_rescore
     from tessera_serving.scoring.score_job import (
         ScoreJobResult,
@@ -154,6 +155,7 @@ _EXPORTS: dict[str, str] = {
     "load_served_model": "tessera_serving.scoring.served",
     "resolve_shas": "tessera_serving.scoring.served",
     "score_table": "tessera_serving.scoring.served",
+    "rescore_and_record": "tessera_serving.scoring.request_rescore",
     "Claim": "tessera_serving.scoring.job_claims",
     "JobClaims": "tessera_serving.scoring.job_claims",
     "prediction_set": "tessera_serving.scoring.payload_jobs",
@@ -219,6 +221,7 @@ __all__ = [
     "register_runs",
     "registry_problems",
     "registry_revisions",
+    "rescore_and_record",
     "resolve_model",
     "resolve_shas",
     "run_payload_job",

@@ -11,6 +11,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 from server_harness import DRIFTED, SCHEMA, Server, rows, run_cli
+from sqlalchemy import text
 
 from tessera_contracts import FEATURE_SCHEMA_METADATA_KEY, compute_schema_sha
 from tessera_serving import get_job, job_events, open_registry
@@ -177,3 +178,60 @@ def test_bad_requests_are_one_line_problems(shared_server: Server) -> None:
     assert no_ids.status_code == 422 and "query_id" in no_ids.json()["detail"]
     extra = server.client.post("/v1/score", json={"model": "rr", "rows": {}, "surprise": 1})
     assert extra.status_code == 422 and "surprise" in extra.json()["detail"]
+
+
+def test_rescore_echoes_previous_values_and_stores_on_request(
+    shared_server: Server, shared_config: ServingConfig
+) -> None:
+    server = shared_server
+    columns = rows(n_queries=2, seed=9)
+    n = len(columns["query_id"])
+    previous = {"previous_score": [0.5] * n, "previous_model_sha": ["f" * 64] * n}
+    body = {"model": "rr", "feature_schema": SCHEMA, "rows": {**columns, **previous}}
+    fresh = server.client.post(
+        "/v1/score", json={"model": "rr", "feature_schema": SCHEMA, "rows": columns}
+    ).json()
+    echoed = server.client.post("/v1/score/rescore", json=body)
+    assert echoed.status_code == 200, echoed.text
+    out = echoed.json()["rows"]
+    assert out["score"] == fresh["rows"]["score"]
+    assert out["previous_score"] == previous["previous_score"]
+    assert out["previous_model_sha"] == previous["previous_model_sha"]
+
+    no_previous = server.client.post(
+        "/v1/score/rescore", json={"model": "rr", "feature_schema": SCHEMA, "rows": columns}
+    )
+    assert no_previous.status_code == 422 and "previous_score" in no_previous.json()["detail"]
+
+    stored = server.client.post("/v1/score/rescore", json={**body, "store": True}).json()
+    with open_registry(shared_config) as registry:
+        job = get_job(registry, stored["job_id"])  # committed before the answer: no waiting
+        events = job_events(registry, stored["job_id"])
+        with registry.transaction(readonly=True) as session:
+            current = session.execute(
+                text("SELECT score, job_id FROM current_scores WHERE model_name = 'rr'")
+            ).all()
+    assert job["status"] == "succeeded" and job["stored"] is True and job["kind"] == "rescore"
+    assert job["counts"]["stored"] == n and job["input_uri"]
+    assert [e["event"] for e in events] == ["reranker.applied"]
+    assert sorted(s for s, j in current if j == stored["job_id"]) == sorted(out["score"])
+
+
+def test_the_openapi_document_defines_every_body_it_references(shared_server: Server) -> None:
+    document = shared_server.anon.get("/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    refs = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str):
+                refs.add(node["$ref"].rsplit("/", 1)[-1])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(document)
+    assert {"ScoreRequest", "RescoreRequest"} <= refs
+    assert refs <= set(schemas), refs - set(schemas)

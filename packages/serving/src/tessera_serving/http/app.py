@@ -12,6 +12,7 @@ import signal
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -55,10 +56,23 @@ def create_app(settings: HttpSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
+    _document_bodies(app)
     for module in (ops, models, score, jobs):
         app.include_router(module.router)
     app.add_middleware(ServiceMiddleware, max_body_bytes=resolved.max_body_bytes, metrics=metrics)
     return app
+
+
+def _document_bodies(app: FastAPI) -> None:
+    """Generate the OpenAPI document once, with the scoring routes' body schemas."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = score.add_body_schemas(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _install_sighup(state: ServiceState) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -42,6 +43,25 @@ class ScoreRequest(BaseModel):
     strict: bool = Field(default=False, description="a schema mismatch is a 422, not a fallback")
 
 
+class RescoreRequest(ScoreRequest):
+    """Rows that carry ``previous_score`` and ``previous_model_sha`` (as stored elsewhere)."""
+
+    store: bool = Field(
+        default=False, description="write current scores and the audit (as `rescore` does)"
+    )
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A request body, decoded."""
+
+    model: str
+    table: pa.Table
+    feature_schema: dict[str, list[str]] | None
+    strict: bool
+    store: bool
+
+
 _SCORE_OPENAPI: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -69,10 +89,12 @@ _SCORE_OPENAPI: dict[str, Any] = {
 }
 
 
-def _decode(
-    request: Request, body: bytes
-) -> tuple[str, pa.Table, dict[str, list[str]] | None, bool]:
-    """(model ref, table, feature schema override, strict) from either body kind."""
+def _flag(request: Request, name: str) -> bool:
+    return request.query_params.get(name, "false").lower() in ("1", "true")
+
+
+def _decode(request: Request, body: bytes, kind_of: type[ScoreRequest]) -> Decoded:
+    """Model reference, rows, schema override and flags from either body kind."""
     kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
     if kind == ARROW_STREAM:
         model = request.query_params.get("model")
@@ -83,7 +105,6 @@ def _decode(
                 "Invalid request",
                 "query parameter 'model' is required with an Arrow body",
             )
-        strict = request.query_params.get("strict", "false").lower() in ("1", "true")
         try:
             table = pa.ipc.open_stream(pa.py_buffer(body)).read_all()
         except (pa.ArrowInvalid, OSError) as exc:
@@ -93,7 +114,7 @@ def _decode(
                 "Invalid Arrow stream",
                 f"body is not an Arrow IPC stream: {str(exc).splitlines()[0]}",
             ) from exc
-        return model, table, None, strict
+        return Decoded(model, table, None, _flag(request, "strict"), _flag(request, "store"))
     if kind != "application/json":
         raise Problem(
             415,
@@ -102,7 +123,7 @@ def _decode(
             f"Content-Type {kind!r}: expected application/json or {ARROW_STREAM}",
         )
     try:
-        parsed = ScoreRequest.model_validate_json(body)
+        parsed = kind_of.model_validate_json(body)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "body"
@@ -119,24 +140,30 @@ def _decode(
             f"rows: {str(exc).splitlines()[0]} (columns must be equal-length lists "
             "of one type each)",
         ) from exc
-    return parsed.model, table, parsed.feature_schema, parsed.strict
+    store = bool(getattr(parsed, "store", False))
+    return Decoded(parsed.model, table, parsed.feature_schema, parsed.strict, store)
 
 
-def _score(request: Request, body: bytes) -> tuple[int, api.ServedModel, api.TableScore]:
+def _score(
+    request: Request, body: bytes, rescore: bool = False
+) -> tuple[int, api.ServedModel, api.TableScore]:
     state = service(request)
-    model_ref, table, schema, strict = _decode(request, body)
-    served = state.models.get(model_ref)
+    decoded = _decode(request, body, RescoreRequest if rescore else ScoreRequest)
+    served = state.models.get(decoded.model)
     rid = getattr(request.state, "request_id", "")
+    source, sha = f"http request {rid}", hashlib.sha256(body).hexdigest()
     try:
-        job_id, result = api.score_and_record(
-            state.recorder,
-            served,
-            table,
-            feature_schema=schema,
-            strict=strict,
-            source=f"http request {rid}",
-            input_sha256=hashlib.sha256(body).hexdigest(),
-        )
+        if rescore:
+            job_id, result = api.rescore_and_record(
+                state.recorder, state.registry, served, decoded.table,
+                feature_schema=decoded.feature_schema, store=decoded.store,
+                source=source, input_sha256=sha,
+            )  # fmt: skip
+        else:
+            job_id, result = api.score_and_record(
+                state.recorder, served, decoded.table, feature_schema=decoded.feature_schema,
+                strict=decoded.strict, source=source, input_sha256=sha,
+            )  # fmt: skip
     except api.SchemaMismatchError as exc:
         state.metrics.observe_scoring({}, [("reranker.schema_mismatch", "")])
         raise Problem(
@@ -166,7 +193,34 @@ def _json_rows(table: pa.Table) -> dict[str, list[Any]]:
 )
 async def score(request: Request) -> Response:
     body = await request.body()
-    job_id, served, result = await run_in_threadpool(_score, request, body)
+    return _respond(request, *await run_in_threadpool(_score, request, body))
+
+
+@router.post(
+    "/v1/score/rescore",
+    summary="Re-score rows that carry previous_score and previous_model_sha; echo both beside "
+    "the new score; with store, write current scores and the audit before answering",
+    dependencies=[Depends(write_access)],
+    openapi_extra={
+        **_SCORE_OPENAPI,
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/RescoreRequest"}},
+                ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}},
+            },
+        },
+    },
+    response_model=None,
+)
+async def rescore(request: Request) -> Response:
+    body = await request.body()
+    return _respond(request, *await run_in_threadpool(_score, request, body, True))
+
+
+def _respond(
+    request: Request, job_id: int, served: api.ServedModel, result: api.TableScore
+) -> Response:
     events = [{"event": e.name, "level": e.level, "fields": e.fields} for e in result.events]
     summary = {"job_id": job_id, "model": served.version_ref, "counts": result.counts}
     if ARROW_STREAM in request.headers.get("accept", ""):
@@ -183,3 +237,13 @@ async def score(request: Request) -> Response:
         )
     document = {**summary, "rows": _json_rows(result.table), "events": events}
     return Response(json.dumps(document, default=str), media_type="application/json")
+
+
+def add_body_schemas(document: dict[str, Any]) -> dict[str, Any]:
+    """Put the JSON body models the scoring routes reference into the OpenAPI components."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for model in (ScoreRequest, RescoreRequest):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    return document

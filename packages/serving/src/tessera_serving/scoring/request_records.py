@@ -145,11 +145,13 @@ def score_and_record(
     strict: bool,
     source: str,
     input_sha256: str,
+    deferred: bool = False,
 ) -> tuple[int, TableScore]:
     """Score one request in process and queue its job record; return the job id and result.
 
     A strict mismatch is recorded as a failed job with the guard's event, then re-raised
-    with ``job_id`` set on the error.
+    with ``job_id`` set on the error. ``deferred``: the caller writes the record itself
+    (in the transaction that stores the scores), so none is queued here.
     """
     job_id = recorder.job_id()
     fields: dict[str, Any] = {
@@ -179,5 +181,6 @@ def score_and_record(
         counts=dict(result.counts),
         live_schema_sha=result.live_schema_sha,
     )
-    recorder.submit(RequestRecord(job_id, fields, list(result.events)))
+    if not deferred:
+        recorder.submit(RequestRecord(job_id, fields, list(result.events)))
     return job_id, result
