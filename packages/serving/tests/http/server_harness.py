@@ -129,7 +129,7 @@ def start_server(config: ServingConfig, tmp_path: Path, **env: str) -> Server:
         config,
         TESSERA_API_TOKENS_FILE=str(tokens),
         TESSERA_API_BACKEND="lightgbm",
-        TESSERA_API_THREADS="1",
+        TESSERA_NUM_THREADS="1",
         TESSERA_API_RECORD_FLUSH_S="0.05",
         **env,
     )

@@ -72,7 +72,7 @@ class JobPool:
                     operation,
                     payload,
                     backend=self._settings.backend,
-                    num_threads=self._settings.num_threads,
+                    num_threads=None,
                     pace_s=self._settings.rescore_pace_s,
                     on_created=on_created,
                 )

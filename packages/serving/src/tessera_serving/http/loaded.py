@@ -82,7 +82,7 @@ class LoadedModels:
             self._registry,
             ref,
             backend=self._settings.backend,
-            num_threads=self._settings.num_threads,
+            num_threads=None,
         )
 
     def describe(self) -> dict[str, Any]:

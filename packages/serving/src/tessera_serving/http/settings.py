@@ -10,11 +10,13 @@ read routes need a token too               ``TESSERA_API_READ_AUTH`` (``1``)    
 request body limit, bytes                  ``TESSERA_API_MAX_BODY_BYTES``              64 MiB
 model names served by ``/v1/score``        ``TESSERA_API_MODELS`` (comma-separated)    every name
                                                                                        in production
-scoring backend / threads                  ``TESSERA_API_BACKEND`` / ``_THREADS``      auto / policy
+scoring backend                            ``TESSERA_API_BACKEND``                     auto
 job worker threads                         ``TESSERA_API_JOB_WORKERS``                 2
 pause between rescore pages, seconds       ``TESSERA_API_RESCORE_PACE_S``              0.05
 request-record flush interval, seconds     ``TESSERA_API_RECORD_FLUSH_S``              0.2
 =========================================  ==========================================  ============
+
+Scoring threads follow serving's one thread policy (``TESSERA_NUM_THREADS``).
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ READ_AUTH_ENV = "TESSERA_API_READ_AUTH"
 MAX_BODY_ENV = "TESSERA_API_MAX_BODY_BYTES"
 MODELS_ENV = "TESSERA_API_MODELS"
 BACKEND_ENV = "TESSERA_API_BACKEND"
-THREADS_ENV = "TESSERA_API_THREADS"
 JOB_WORKERS_ENV = "TESSERA_API_JOB_WORKERS"
 RESCORE_PACE_ENV = "TESSERA_API_RESCORE_PACE_S"
 RECORD_FLUSH_ENV = "TESSERA_API_RECORD_FLUSH_S"
@@ -55,7 +56,6 @@ class HttpSettings:
     max_body_bytes: int
     models: tuple[str, ...] | None
     backend: str
-    num_threads: int | None
     job_workers: int
     rescore_pace_s: float
     record_flush_s: float
@@ -69,7 +69,6 @@ class HttpSettings:
         backend = env.get(BACKEND_ENV, "auto")
         if backend not in BACKENDS:
             raise SettingsError(f"{BACKEND_ENV}={backend!r}: expected one of {list(BACKENDS)}")
-        threads = _number(env, THREADS_ENV, int, None)
         return cls(
             serving=ServingConfig.from_env(environ=env),
             token_digests=read_token_digests(Path(tokens_file)) if tokens_file else frozenset(),
@@ -78,7 +77,6 @@ class HttpSettings:
             max_body_bytes=int(_number(env, MAX_BODY_ENV, int, DEFAULT_MAX_BODY) or 0),
             models=tuple(models) if models else None,
             backend=backend,
-            num_threads=None if threads is None else int(threads),
             job_workers=int(_number(env, JOB_WORKERS_ENV, int, 2) or 0),
             rescore_pace_s=float(_number(env, RESCORE_PACE_ENV, float, 0.05) or 0.0),
             record_flush_s=float(_number(env, RECORD_FLUSH_ENV, float, 0.2) or 0.0),
