@@ -144,13 +144,13 @@ class Environment:
         )
         return list(json.loads(run([self.python, "-c", code, *modules]).stdout))
 
-    def import_all(self, package: str, skip: str = ".migrations") -> list[str]:
+    def import_all(self, package: str, skip: tuple[str, ...] = (".migrations",)) -> list[str]:
         """Import every module of ``package`` here; return their names (failures raise)."""
         code = (
             "import importlib, json, pkgutil\n"
             f"pkg = importlib.import_module({package!r})\n"
             f"names = [i.name for i in pkgutil.walk_packages(pkg.__path__, {package + '.'!r})"
-            f" if {skip!r} not in i.name]\n"
+            f" if not any(s in i.name for s in {list(skip)!r})]\n"
             "for n in names: importlib.import_module(n)\n"
             "print(json.dumps(names))"
         )

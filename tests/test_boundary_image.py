@@ -168,7 +168,8 @@ def test_the_image_has_no_lab_optuna_or_sklearn(image: dict[str, Any], workspace
     for name in ("tessera-contracts", "tessera-serving"):
         assert dists[name].version == workspace.version(name)
         assert json.loads(dists[name].direct_url)["dir_info"].get("editable") is False, name
-    assert "lleaves" not in dists  # the image does not ask for the [compiled] extra
+    # The image asks for the [compiled] and [http] extras: the fast backend and the service.
+    assert {"lleaves", "llvmlite", "fastapi", "uvicorn", "prometheus-client"} <= set(dists)
 
 
 def test_the_image_copies_no_lab_source(image: dict[str, Any]) -> None:
@@ -187,6 +188,7 @@ def test_the_entry_point_runs_as_the_runtime_stage_would(
     entrypoint = json.loads(runtime.all("ENTRYPOINT")[-1])
     command = json.loads(runtime.all("CMD")[-1]) if runtime.all("CMD") else []
     assert entrypoint == ["tessera-serve"]
+    assert command[:1] == ["http"], "the image's default command runs the HTTP service"
 
     replay = image["replay"]
     state = replay.host(runtime.all("WORKDIR")[-1])
@@ -194,8 +196,8 @@ def test_the_entry_point_runs_as_the_runtime_stage_would(
     run_env = workspace.clean_env(**replay.rebase({k: v for k, v in env.items() if k != "PATH"}))
     run_env["PATH"] = f"{image['venv'] / 'bin'}{os.pathsep}{run_env['PATH']}"
     script = image["venv"] / "bin" / entrypoint[0]
-    help_text = workspace.run(script, *command, cwd=state, env=run_env).stdout
-    assert help_text.startswith("usage: tessera-serve")
+    help_text = workspace.run(script, *command, "--help", cwd=state, env=run_env).stdout
+    assert help_text.startswith("usage: tessera-serve http")
     version = workspace.run(script, "--version", cwd=state, env=run_env).stdout
     assert version.strip() == f"tessera-serve {workspace.version('tessera-serving')}"
 
@@ -215,6 +217,14 @@ def test_the_runtime_stage_is_hardened(stages: list[Stage]) -> None:
     assert any(re.search(r'"uv==\d+\.\d+\.\d+"', run) for run in build.all("RUN")), (
         "pin the uv the image installs"
     )
+
+
+def test_the_runtime_stage_checks_its_health(stages: list[Stage]) -> None:
+    runtime = stages[-1]
+    [check] = runtime.all("HEALTHCHECK")
+    command = json.loads(check[check.index("CMD") + 3 :].strip())
+    assert command[0] == "python" and "/healthz" in command[-1]
+    assert "8000" in json.loads(runtime.all("CMD")[-1]) and runtime.all("EXPOSE") == ["8000"]
 
 
 def test_dockerignore_lets_in_exactly_what_the_image_copies(image: dict[str, Any]) -> None:

@@ -96,8 +96,14 @@ def test_serving_installs_without_the_lab_and_its_tools(wheels: Any, tmp_path: P
     assert help_text.startswith("usage: tessera-serve")
     version = env.run("tessera-serve", "--version").stdout
     assert version.strip() == f"tessera-serve {wheels.version('tessera-serving')}"
-    # Every serving module imports in this environment (alembic's env.py aside).
-    assert "tessera_serving.cli" in env.import_all("tessera_serving")
+    # Every serving module imports here (alembic's env.py and the [http] extra's modules aside).
+    assert "tessera_serving.cli" in env.import_all("tessera_serving", (".migrations", ".http."))
+    assert "fastapi" not in env.distributions()  # only with the [http] extra
+    refused = env.run("tessera-serve", "http", check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        "tessera-serve: error: the HTTP service needs the http extra: install tessera-serving[http]"
+    ]
 
 
 def test_serving_compiled_extra_adds_lleaves_and_still_no_lab(wheels: Any, tmp_path: Path) -> None:
@@ -127,8 +133,21 @@ def test_serving_scale_out_extras_add_their_engine_and_still_no_lab(
     assert_absent(env, LAB_ONLY, f"installing tessera-serving[{extra}]")
     assert "lleaves" not in env.distributions()  # each extra brings only its own engine
     # Every serving module (the scale-out ones included) imports with this extra.
-    assert "tessera_serving.store.s3" in env.import_all("tessera_serving")
+    assert "tessera_serving.store.s3" in env.import_all(
+        "tessera_serving", (".migrations", ".http.")
+    )
     env.run("tessera-serve", "--help")
+
+
+def test_serving_http_extra_adds_the_web_stack_and_still_no_lab(
+    wheels: Any, tmp_path: Path
+) -> None:
+    env = wheels.install(tmp_path / "venv", "tessera-contracts", "tessera-serving[http]")
+    assert_local_build(env, wheels, "tessera-contracts", "tessera-serving")
+    assert {"fastapi", "uvicorn", "prometheus-client"} <= set(env.distributions())
+    assert_absent(env, LAB_ONLY, "installing tessera-serving[http]")
+    assert "tessera_serving.http.app" in env.import_all("tessera_serving")
+    assert env.run("tessera-serve", "http", "--help").stdout.startswith("usage: tessera-serve http")
 
 
 def test_lab_installs_without_serving(wheels: Any, tmp_path: Path) -> None:

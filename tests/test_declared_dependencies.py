@@ -44,6 +44,7 @@ EXPECTED: dict[str, list[str]] = {
 EXPECTED_SERVING_EXTRAS: dict[str, list[str]] = {
     "compiled": ["lleaves>=1.2", "llvmlite>=0.42,<0.45"],
     "dask": ["dask[distributed]>=2024.4"],
+    "http": ["fastapi>=0.110", "uvicorn>=0.29", "prometheus-client>=0.20"],
     "s3": ["s3fs>=2024.2"],
 }
 EXPECTED_LAB_EXTRAS: dict[str, list[str]] = {

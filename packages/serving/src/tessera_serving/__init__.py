@@ -19,6 +19,7 @@ from tessera_serving.errors import (
     PromotionError,
     RegistrationError,
     RegistryError,
+    SchemaMismatchError,
     SchemaRevisionError,
     ScoringError,
     ServingError,
@@ -55,18 +56,22 @@ if TYPE_CHECKING:
         promote,
         promotion_history,
     )
+    from tessera_serving.registry.readiness import registry_problems
     from tessera_serving.registry.receipt_store import (
         export_receipts,
         latest_runs,
         receipts_for_job,
         receipts_for_run,
     )
+    from tessera_serving.registry.reference_import import import_run_record
     from tessera_serving.registry.register import (
         Registered,
         import_by_reference,
         register_runs,
     )
     from tessera_serving.registry.verify import VerifyReport, verify_registry
+    from tessera_serving.scoring.job_claims import Claim, JobClaims
+    from tessera_serving.scoring.job_listing import list_jobs
     from tessera_serving.scoring.jobs import get_job, job_events
     from tessera_serving.scoring.parquet_io import read_feature_schema_file
     from tessera_serving.scoring.partitioned import (
@@ -74,13 +79,29 @@ if TYPE_CHECKING:
         is_partitioned_input,
         run_partitioned_job,
     )
+    from tessera_serving.scoring.payload_jobs import prediction_set, run_payload_job
     from tessera_serving.scoring.precompile import Precompiled, precompile
     from tessera_serving.scoring.readback import audit_trail, list_jobs, stored_scores
+    from tessera_serving.scoring.request_records import (
+        RequestRecord,
+        RequestRecorder,
+        score_and_record,
+    )
+    from tessera_serving.scoring.request_rescore import rescore_and_record
     from tessera_serving.scoring.rescore import RescoreResult, run_rescore
     from tessera_serving.scoring.score_job import (
         ScoreJobResult,
         ScoreOptions,
         run_score_job,
+    )
+    from tessera_serving.scoring.served import (
+        ServedModel,
+        TableScore,
+        describe_loaded,
+        event_reasons,
+        load_served_model,
+        resolve_shas,
+        score_table,
     )
     from tessera_serving.scoring.sweep_pages import Pace
 
@@ -137,12 +158,32 @@ _EXPORTS: dict[str, str] = {
     "resolve_num_threads": "tessera_serving.backends.threads",
     "Precompiled": "tessera_serving.scoring.precompile",
     "precompile": "tessera_serving.scoring.precompile",
+    "registry_problems": "tessera_serving.registry.readiness",
+    "import_run_record": "tessera_serving.registry.reference_import",
+    "list_jobs": "tessera_serving.scoring.job_listing",
+    "RequestRecord": "tessera_serving.scoring.request_records",
+    "RequestRecorder": "tessera_serving.scoring.request_records",
+    "score_and_record": "tessera_serving.scoring.request_records",
+    "ServedModel": "tessera_serving.scoring.served",
+    "TableScore": "tessera_serving.scoring.served",
+    "describe_loaded": "tessera_serving.scoring.served",
+    "event_reasons": "tessera_serving.scoring.served",
+    "load_served_model": "tessera_serving.scoring.served",
+    "resolve_shas": "tessera_serving.scoring.served",
+    "score_table": "tessera_serving.scoring.served",
+    "rescore_and_record": "tessera_serving.scoring.request_rescore",
+    "Claim": "tessera_serving.scoring.job_claims",
+    "JobClaims": "tessera_serving.scoring.job_claims",
+    "prediction_set": "tessera_serving.scoring.payload_jobs",
+    "run_payload_job": "tessera_serving.scoring.payload_jobs",
 }
 
 __all__ = [
     "ArtifactError",
     "BackfillChange",
+    "Claim",
     "ConfigurationError",
+    "JobClaims",
     "LiveSchemaInfo",
     "ModelRow",
     "NotFoundError",
@@ -155,14 +196,19 @@ __all__ = [
     "RegistrationError",
     "Registry",
     "RegistryError",
+    "RequestRecord",
+    "RequestRecorder",
     "RescoreResult",
     "ResolvedModel",
+    "SchemaMismatchError",
     "SchemaRevisionError",
     "ScoreJobResult",
     "ScoreOptions",
     "ScoringError",
+    "ServedModel",
     "ServingConfig",
     "ServingError",
+    "TableScore",
     "VerifyReport",
     "VersionSummary",
     "__version__",
@@ -170,32 +216,43 @@ __all__ = [
     "audit_trail",
     "backfill_schema_sha_v2",
     "configure",
+    "describe_loaded",
     "describe_version",
+    "event_reasons",
     "export_receipts",
     "get_job",
     "import_by_reference",
+    "import_run_record",
     "is_partitioned_input",
     "job_events",
     "latest_runs",
     "list_jobs",
     "list_live_schemas",
     "list_versions",
+    "load_served_model",
     "open_registry",
     "precompile",
+    "prediction_set",
     "promote",
     "promotion_history",
     "read_feature_schema_file",
     "receipts_for_job",
     "receipts_for_run",
     "register_runs",
+    "registry_problems",
     "registry_revisions",
+    "rescore_and_record",
     "resolve_model",
     "resolve_num_threads",
+    "resolve_shas",
     "run_partitioned_job",
+    "run_payload_job",
     "run_rescore",
     "run_score_job",
     "schema_from_manifest",
     "schema_from_yaml",
+    "score_and_record",
+    "score_table",
     "stored_scores",
     "upgrade_registry",
     "verify_registry",

@@ -9,6 +9,7 @@
     ├── RegistryError (RuntimeError)         the database failed (translated in one place)
     │   └── SchemaRevisionError              the database is not at the code's revision
     └── ScoringError (RuntimeError)          a scoring job's input cannot be read or written
+        └── SchemaMismatchError              a strict request met a feature-schema mismatch
 
 Messages are one line: what was expected, what was found, where, and which
 command fixes it. A schema mismatch at scoring time is *not* an error: the guard
@@ -52,3 +53,12 @@ class SchemaRevisionError(RegistryError):
 
 class ScoringError(ServingError, RuntimeError):
     """A scoring job's input or output cannot be read or written."""
+
+
+class SchemaMismatchError(ScoringError):
+    """A strict scoring request met a schema mismatch; ``fields`` are the guard event's."""
+
+    def __init__(self, message: str, fields: dict[str, object]) -> None:
+        super().__init__(message)
+        self.fields = fields
+        self.job_id: int | None = None

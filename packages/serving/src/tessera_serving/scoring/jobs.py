@@ -114,13 +114,14 @@ def finish_job(
         return bool(cast(CursorResult[Any], result).rowcount)
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """``value`` with non-finite floats as strings and keys as text (JSON columns)."""
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -135,7 +136,7 @@ class JobEventRecorder:
     def __call__(self, event: ev.Event) -> None:
         self.events.append(event)
         ev.log_event(event)
-        fields = _json_safe(dict(event.fields))
+        fields = json_safe(dict(event.fields))
         with self._registry.transaction() as session:
             seq = session.scalar(
                 select(func.coalesce(func.max(JobEvent.seq), 0)).where(

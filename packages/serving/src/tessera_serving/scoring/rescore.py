@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,17 +170,21 @@ def run_rescore(
     num_threads: int | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     pace: Pace | None = None,
+    on_created: Callable[[int], None] | None = None,
 ) -> RescoreResult:
     """Work on the sweep of ``model_ref``'s stored scores until no page is left
     (module docstring); several calls, in several processes, share one sweep.
 
-    Leaves a ``rescoring`` receipt linked to the job (``scoring/receipts.py``).
+    ``pace`` limits this worker's speed so a sweep beside live traffic leaves it the CPU
+    and the database; ``on_created`` gets the job id as soon as the row exists. Leaves a
+    ``rescoring`` receipt linked to the job (``scoring/receipts.py``).
     """
     rec, link = rescoring_recorder(registry, model_ref, jobs, page_size)
     with rec:
         result = _rescore(
-            registry, model_ref, jobs, page_size, backend, num_threads, batch_size, pace
-        )
+            registry, model_ref, jobs, page_size, backend, num_threads, batch_size, pace,
+            on_created,
+        )  # fmt: skip
         link(result.job_id)
         record_rescored(rec, registry, result.job_id, result.rescored, result.unchanged)
     return result
@@ -195,6 +199,7 @@ def _rescore(
     num_threads: int | None,
     batch_size: int,
     pace: Pace | None,
+    on_created: Callable[[int], None] | None,
 ) -> RescoreResult:
     if page_size < 1:
         raise ConfigurationError(f"page size must be an integer >= 1, got {page_size}")
@@ -223,6 +228,8 @@ def _rescore(
             num_threads=num_threads,
             sweep_id=sweep_id,
         )
+        if on_created is not None:
+            on_created(job_id)
         recorder = JobEventRecorder(registry, job_id)
         result = RescoreResult(job_id, sweep_id, resumed)
         done_before = _sweep_writes(registry, sweep_id)
