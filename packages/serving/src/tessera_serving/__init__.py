@@ -71,7 +71,6 @@ if TYPE_CHECKING:
     )
     from tessera_serving.registry.verify import VerifyReport, verify_registry
     from tessera_serving.scoring.job_claims import Claim, JobClaims
-    from tessera_serving.scoring.job_listing import list_jobs
     from tessera_serving.scoring.jobs import get_job, job_events
     from tessera_serving.scoring.parquet_io import read_feature_schema_file
     from tessera_serving.scoring.partitioned import (
@@ -160,7 +159,6 @@ _EXPORTS: dict[str, str] = {
     "precompile": "tessera_serving.scoring.precompile",
     "registry_problems": "tessera_serving.registry.readiness",
     "import_run_record": "tessera_serving.registry.reference_import",
-    "list_jobs": "tessera_serving.scoring.job_listing",
     "RequestRecord": "tessera_serving.scoring.request_records",
     "RequestRecorder": "tessera_serving.scoring.request_records",
     "score_and_record": "tessera_serving.scoring.request_records",

@@ -21,6 +21,9 @@ from tessera_serving.registry.scoring_tables import (
 )
 from tessera_serving.scoring.jobs import get_job, iso_times
 from tessera_serving.scoring.liveness import reap_abandoned
+from tessera_serving.scoring.request_records import RESERVED
+
+MAX_LIST_LIMIT = 1000
 
 _LIST_FIELDS = (
     "id",
@@ -53,14 +56,24 @@ def list_jobs(
     kind: str | None = None,
     model: str | None = None,
     limit: int = 100,
+    before: int | None = None,
 ) -> list[dict[str, Any]]:
-    """The newest ``limit`` jobs matching the filters, newest first, as JSON-ready dicts."""
+    """The newest ``limit`` jobs matching the filters (ids below ``before`` when given),
+    newest first, as JSON-ready dicts. Rows a server reserved for request records but never
+    filled (status ``reserved``) never ran and are left out."""
     _check(status, JOB_STATUSES, "status")
     _check(kind, JOB_KINDS, "kind")
     if limit < 1:
         raise ConfigurationError(f"limit must be an integer >= 1, got {limit}")
     reap_abandoned(registry)
-    query = select(ScoringJob).order_by(ScoringJob.id.desc()).limit(limit)
+    query = (
+        select(ScoringJob)
+        .where(ScoringJob.status != RESERVED)
+        .order_by(ScoringJob.id.desc())
+        .limit(min(limit, MAX_LIST_LIMIT))
+    )
+    if before is not None:
+        query = query.where(ScoringJob.id < before)
     if status is not None:
         query = query.where(ScoringJob.status == status)
     if kind is not None:
