@@ -144,11 +144,12 @@ def _split_problems(ref: FileRef, entry: Any, rows: int | None) -> list[str]:
 
 def _spec_content(path: Path) -> dict[str, Any] | None:
     """A spec's content without ``dataset``: a location (the dataset's files are inputs)."""
-    import yaml
+    from tessera_lab.errors import SpecError
+    from tessera_lab.yaml_files import load_yaml_file
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = load_yaml_file(path, what="spec", error=SpecError)
+    except SpecError:
         return None
     if not isinstance(data, dict):
         return None

@@ -83,7 +83,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Protocol(_Strict):
+class TrainingProtocol(_Strict):
     """Which rows train which booster: cells (pooled or one per category) and snapshot pairs."""
 
     cells: Literal["pooled", "per_category"] = "pooled"
@@ -220,7 +220,7 @@ class Spec(_Strict):
         list[Annotated[str, Field(pattern=FAMILY_NAME_PATTERN)]], Field(min_length=1)
     ]
     objective: Literal["binary", "lambdarank"] = "lambdarank"
-    protocol: Protocol = Protocol()
+    protocol: TrainingProtocol = TrainingProtocol()
     weighting: Literal["none", "weight", "log1p", "sqrt"] = "none"
     params: dict[str, ParamValue] = Field(default_factory=lambda: dict(DEFAULT_PARAMS))
     num_boost_round: Annotated[int, Field(gt=0, le=100_000)] = 500
@@ -313,8 +313,3 @@ def load_spec(path: str | Path) -> Spec:
     spec_path = Path(path)
     data = load_yaml_file(spec_path, what="spec", error=SpecError)
     return parse_spec(data, str(spec_path), spec_path.resolve().parent)
-
-
-def dump_spec(spec: Spec, path: str | Path) -> None:
-    """Write the spec as YAML (used for tests and examples; run dirs go through ``runs``)."""
-    Path(path).write_text(spec.to_yaml(), encoding="utf-8")

@@ -166,9 +166,10 @@ def run_study(
     if finished < n_trials:
         stop = optuna.study.MaxTrialsCallback(n_trials, states=FINISHED)
         study.optimize(objective, n_trials=n_trials - finished, callbacks=[stop, show])
+    result = _result(study, url, metric, direction)
     if progress is not None:
-        progress.done()
-    return _result(study, url, metric, direction)
+        progress.best(result.summary)  # ends with the best trial's parameters
+    return result
 
 
 def _best_value(study: optuna.Study) -> float | None:

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import tessera_lab as lab
 from tessera_contracts import (
     FAIL_ON_CHOICES,
     ContractError,
@@ -27,14 +28,13 @@ from tessera_contracts import (
     to_json_text,
     write_run_report,
 )
-from tessera_lab.receipts import run_receipts_dir
 
 
 def receipts_dir_of(target: Path, runs_dir: Path) -> Path:
     """A run directory (``report/receipts``), a run name under ``runs_dir``, or a receipts dir."""
     for candidate in (target, runs_dir / target):
-        if run_receipts_dir(candidate).is_dir():
-            return run_receipts_dir(candidate)
+        if lab.run_receipts_dir(candidate).is_dir():
+            return lab.run_receipts_dir(candidate)
     if target.is_dir():
         return target
     raise ContractError(

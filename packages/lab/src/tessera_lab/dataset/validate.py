@@ -88,7 +88,7 @@ def _schema_problems(schema: pa.Schema, manifest: ManifestV1, filename: str) -> 
     """The feature schema carried in Arrow metadata, and both fingerprints recomputed from it."""
     try:
         carried = read_feature_schema_metadata(schema, filename)
-    except (ValueError, ContractError) as exc:
+    except (DatasetError, ContractError) as exc:
         return [Problem(str(exc))]
     problems = []
     if carried != manifest.feature_schema:
