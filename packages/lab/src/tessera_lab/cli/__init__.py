@@ -46,7 +46,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     lab.configure()
     try:
         return int(args.func(args))
-    except (LabError, ContractError) as exc:
+    except LabError as exc:
+        flags = ", ".join("--" + name.replace("_", "-") for name in exc.options)
+        print(f"tessera-lab: error: {exc}" + (f" (see {flags})" if flags else ""), file=sys.stderr)
+        return 1
+    except ContractError as exc:
         print(f"tessera-lab: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
