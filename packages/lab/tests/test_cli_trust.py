@@ -257,8 +257,11 @@ def test_tune_ends_with_the_best_trials_parameters(
     trial_lines = [line for line in result.stderr.splitlines() if ": trial " in line]
     assert len(trial_lines) == 3, result.stderr  # one line per trial, off a terminal too
     params = ", ".join(f"{k}={v!r}" for k, v in sorted(tuning.best_params.items()))
-    best = f"best trial {tuning.best_trial} of 3 (ndcg@10 {tuning.best_value:.5f}): {params}"
-    assert best in result.stderr, result.stderr
+    best = (
+        f"best parameters of study {tuning.study_name} (trial {tuning.best_trial} of 3, "
+        f"ndcg@10 {tuning.best_value:.5f}): {params}"
+    )
+    assert best in result.stderr.splitlines(), result.stderr
 
 
 def test_library_errors_name_parameters_and_the_cli_adds_its_flags(

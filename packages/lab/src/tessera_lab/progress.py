@@ -76,8 +76,8 @@ class Progress:
         """The study's best trial and its parameters (the line a tuning run ends with)."""
         params = ", ".join(f"{k}={v!r}" for k, v in sorted(summary.best_params.items()))
         self.message(
-            f"{summary.study_name}: best trial {summary.best_trial} of {summary.n_trials} "
-            f"({summary.metric} {summary.best_value:.5f}): {params}"
+            f"best parameters of study {summary.study_name} (trial {summary.best_trial} of "
+            f"{summary.n_trials}, {summary.metric} {summary.best_value:.5f}): {params}"
         )
 
     def message(self, text: str) -> None:
