@@ -207,9 +207,9 @@ def test_a_duplicated_nested_key_is_an_error(tmp_path: Path) -> None:
 
 
 def test_the_lightgbm_parameter_table_is_the_installed_lightgbms() -> None:
-    from tessera_lab import lightgbm_params
+    from tessera_lab import _lightgbm_params as lightgbm_params
 
     version, table = lightgbm_params.live_table()
     assert (version, table) == (lightgbm_params.LIGHTGBM_VERSION, lightgbm_params.PARAM_ALIASES), (
-        "regenerate: python -m tessera_lab.lightgbm_params --write"
+        "regenerate: python -m tessera_lab._lightgbm_params --write"
     )

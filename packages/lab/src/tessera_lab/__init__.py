@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = _version("tessera-lab")
 
 if TYPE_CHECKING:
+    from tessera_lab._process import configure
     from tessera_lab.dataset.checks import Problem
     from tessera_lab.dataset.families import load_family_mapping
     from tessera_lab.dataset.importers import detect_format, import_dataset
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from tessera_lab.receipts import run_receipts_dir
     from tessera_lab.report import metrics_table, report_run
     from tessera_lab.runs import load_run
-    from tessera_lab.settings import configure
     from tessera_lab.spec import Spec, TrainingProtocol, load_spec, parse_spec
     from tessera_lab.training import train_run, tune_run
     from tessera_lab.tuning import StudyOptions
@@ -50,7 +50,7 @@ _EXPORTS: dict[str, str] = {
     "TrainingError": "tessera_lab.errors",
     "TrainingProtocol": "tessera_lab.spec",
     "compare": "tessera_lab.evaluation",
-    "configure": "tessera_lab.settings",
+    "configure": "tessera_lab._process",
     "detect_format": "tessera_lab.dataset.importers",
     "import_dataset": "tessera_lab.dataset.importers",
     "load_family_mapping": "tessera_lab.dataset.families",

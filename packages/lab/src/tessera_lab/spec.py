@@ -37,8 +37,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tessera_contracts import FAMILY_NAME_PATTERN, License
+from tessera_lab._lightgbm_params import aliases_of, unknown_param
 from tessera_lab.errors import SpecError
-from tessera_lab.lightgbm_params import aliases_of, unknown_param
 from tessera_lab.yaml_files import load_yaml_file
 
 METRIC_PATTERN = r"^(ndcg@[1-9][0-9]*|map@[1-9][0-9]*|auc|average_precision|binary_logloss)$"

@@ -3,7 +3,7 @@
 ``PARAM_ALIASES`` is LightGBM's own table (``LGBM_DumpParamAliases``) written out for the
 version in ``LIGHTGBM_VERSION``, so parsing a spec does not load the library. A test compares
 it with the installed LightGBM; after an upgrade regenerate it with
-``python -m tessera_lab.lightgbm_params --write`` (then ``ruff format`` the file).
+``python -m tessera_lab._lightgbm_params --write`` (then ``ruff format`` the file).
 """
 
 from __future__ import annotations
