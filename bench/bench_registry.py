@@ -30,7 +30,6 @@ sys.path.insert(0, str(ROOT / "packages" / "serving" / "tests"))
 import runs_factory  # noqa: E402
 
 from tessera_serving.config import ServingConfig  # noqa: E402
-from tessera_serving.register import register_runs  # noqa: E402
 from tessera_serving.registry import (  # noqa: E402
     Registry,
     RerankerModel,
@@ -38,8 +37,9 @@ from tessera_serving.registry import (  # noqa: E402
     open_registry,
     upgrade,
 )
-from tessera_serving.rundir import load_run_dir  # noqa: E402
-from tessera_serving.verify import verify_registry  # noqa: E402
+from tessera_serving.registry.register import register_runs  # noqa: E402
+from tessera_serving.registry.rundir import load_run_dir  # noqa: E402
+from tessera_serving.registry.verify import verify_registry  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "registry"
 SCHEMA = {f"fam{i}": [f"f{i}_{j}" for j in range(10)] for i in range(4)}  # 40 features

@@ -184,8 +184,8 @@ def open_bench_registry(home: Path, texts: dict[str, str]) -> Any:
 def direct_model(text: str, threads: int, backend: str) -> Any:
     from tessera_contracts import compute_schema_sha
     from tessera_serving.backends import load_predictor
-    from tessera_serving.guard import ModelCell
-    from tessera_serving.scoring import ScoringModel
+    from tessera_serving.scoring.guard import ModelCell
+    from tessera_serving.scoring.scorer import ScoringModel
 
     sha = hashlib.sha256(text.encode()).hexdigest()
     cell = ModelCell(
@@ -198,8 +198,8 @@ def direct_model(text: str, threads: int, backend: str) -> Any:
 
 def breakdown(text: str, path: Path, threads: int, backend: str) -> dict[str, float]:
     """One instrumented API pass: read, matrix+rank, predict, write."""
-    from tessera_serving.scoring import prepare
-    from tessera_serving.scoring_io import atomic_parquet_writer, iter_input, open_parquet
+    from tessera_serving.scoring.parquet_io import atomic_parquet_writer, iter_input, open_parquet
+    from tessera_serving.scoring.scorer import prepare
 
     model = direct_model(text, threads, backend)
     parquet = open_parquet(path)
@@ -233,7 +233,7 @@ def breakdown(text: str, path: Path, threads: int, backend: str) -> dict[str, fl
 
 
 def run_api(text: str, path: Path, threads: int, backend: str) -> None:
-    from tessera_serving.scoring_io import score_file
+    from tessera_serving.scoring.parquet_io import score_file
 
     score_file(
         direct_model(text, threads, backend), path, OUT / "api.parquet", events=lambda e: None
@@ -275,7 +275,7 @@ def run_cli(
 
 
 def job_seconds(registry: Any, job_id: int) -> float:
-    from tessera_serving.jobs import get_job
+    from tessera_serving.scoring.jobs import get_job
 
     job = get_job(registry, job_id)
     return (
@@ -328,7 +328,7 @@ def memory_row(rows: int, args: argparse.Namespace, raw: bool = False) -> dict[s
 
 def startup_seconds() -> float:
     """A fresh interpreter importing what ``tessera-serve score`` imports (incl. LightGBM)."""
-    code = "import lightgbm, tessera_serving.cli, tessera_serving.score_job"
+    code = "import lightgbm, tessera_serving.cli, tessera_serving.scoring.score_job"
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True)
     return time.perf_counter() - t0

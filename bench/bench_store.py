@@ -31,8 +31,8 @@ def main() -> None:
     p.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     args = p.parse_args()
     bs.OUT.mkdir(parents=True, exist_ok=True)
-    from tessera_serving.rescore import run_rescore
-    from tessera_serving.score_job import ScoreOptions, run_score_job
+    from tessera_serving.scoring.rescore import run_rescore
+    from tessera_serving.scoring.score_job import ScoreOptions, run_score_job
 
     texts = {"small": bs.train("small")}
     texts["small-v2"] = texts["small"].replace("[seed: 7]", "[seed: 7] ")  # another artifact

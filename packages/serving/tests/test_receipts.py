@@ -22,13 +22,13 @@ from tessera_contracts import (
     compare_runs,
     load_receipts,
 )
-from tessera_serving.backfill import backfill_schema_sha_v2
 from tessera_serving.errors import RegistrationError
-from tessera_serving.receipt_store import receipts_for_job, receipts_for_run
-from tessera_serving.register import register_runs
 from tessera_serving.registry import Registry
-from tessera_serving.rescore import run_rescore
-from tessera_serving.score_job import ScoreOptions, run_score_job
+from tessera_serving.registry.backfill import backfill_schema_sha_v2
+from tessera_serving.registry.receipt_store import receipts_for_job, receipts_for_run
+from tessera_serving.registry.register import register_runs
+from tessera_serving.scoring.rescore import run_rescore
+from tessera_serving.scoring.score_job import ScoreOptions, run_score_job
 
 STAGES = ["registration", "scoring", "rescoring", "backfill"]
 OPTIONS = ScoreOptions(store=True, backend="lightgbm", num_threads=1)
@@ -206,7 +206,7 @@ def test_the_commands(
 def test_import_by_reference_is_a_registration(
     sqlite_registry: Registry, runs: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tessera_serving.register import import_by_reference
+    from tessera_serving.registry.register import import_by_reference
 
     monkeypatch.setenv("TESSERA_RUN_ID", "byref")
     run_dir = runs.write_run_dir(tmp_path)

@@ -1,17 +1,191 @@
 """Tessera serving: the model registry, the artifact store and schema-guarded scoring.
 
+This module is the facade: the CLI, the HTTP service and library users call only the names
+in ``__all__``. They load on first use (PEP 562), so ``import tessera_serving`` stays cheap
+and changes nothing process-wide; programs call :func:`configure` once at start.
 Errors are documented in ``tessera_serving.errors``.
 """
 
-import os as _os
-from importlib.metadata import version as _version
+from __future__ import annotations
 
-# OpenMP reads OMP_WAIT_POLICY once, when LightGBM's library loads; the default (active)
-# spin-wait made LightGBM ~100x slower on 2-vCPU shared machines (PERF-NOTES.md). Set the
-# default here, before any module of this package can import lightgbm; an explicit value
-# wins. Owner: backends/threads.py (the thread policy).
-_os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+import importlib
+from importlib.metadata import version as _version
+from typing import TYPE_CHECKING, Any
+
+from tessera_serving.errors import (
+    ArtifactError,
+    ConfigurationError,
+    NotFoundError,
+    PromotionError,
+    RegistrationError,
+    RegistryError,
+    SchemaRevisionError,
+    ScoringError,
+    ServingError,
+)
+
+if TYPE_CHECKING:
+    from tessera_serving._process import configure
+    from tessera_serving.config import ServingConfig
+    from tessera_serving.registry.backfill import BackfillChange, backfill_schema_sha_v2
+    from tessera_serving.registry.engine import (
+        Registry,
+        open_registry,
+        registry_revisions,
+        upgrade_registry,
+    )
+    from tessera_serving.registry.live_schemas import (
+        LiveSchemaInfo,
+        add_live_schema,
+        list_live_schemas,
+        schema_from_manifest,
+        schema_from_yaml,
+    )
+    from tessera_serving.registry.models import (
+        ModelRow,
+        ResolvedModel,
+        VersionSummary,
+        describe_version,
+        list_versions,
+        resolve_model,
+    )
+    from tessera_serving.registry.promotion import (
+        Promoted,
+        promote,
+        promotion_history,
+    )
+    from tessera_serving.registry.receipt_store import (
+        export_receipts,
+        latest_runs,
+        receipts_for_job,
+        receipts_for_run,
+    )
+    from tessera_serving.registry.register import (
+        Registered,
+        import_by_reference,
+        register_runs,
+    )
+    from tessera_serving.registry.verify import VerifyReport, verify_registry
+    from tessera_serving.scoring.jobs import get_job, job_events
+    from tessera_serving.scoring.parquet_io import read_feature_schema_file
+    from tessera_serving.scoring.precompile import Precompiled, precompile
+    from tessera_serving.scoring.rescore import RescoreResult, run_rescore
+    from tessera_serving.scoring.score_job import (
+        ScoreJobResult,
+        ScoreOptions,
+        run_score_job,
+    )
 
 __version__ = _version("tessera-serving")
 
-__all__ = ["__version__"]
+# Facade name -> the module that defines it (imported on first access).
+_EXPORTS: dict[str, str] = {
+    "configure": "tessera_serving._process",
+    "ServingConfig": "tessera_serving.config",
+    "Registry": "tessera_serving.registry.engine",
+    "open_registry": "tessera_serving.registry.engine",
+    "registry_revisions": "tessera_serving.registry.engine",
+    "upgrade_registry": "tessera_serving.registry.engine",
+    "LiveSchemaInfo": "tessera_serving.registry.live_schemas",
+    "add_live_schema": "tessera_serving.registry.live_schemas",
+    "list_live_schemas": "tessera_serving.registry.live_schemas",
+    "schema_from_manifest": "tessera_serving.registry.live_schemas",
+    "schema_from_yaml": "tessera_serving.registry.live_schemas",
+    "Registered": "tessera_serving.registry.register",
+    "import_by_reference": "tessera_serving.registry.register",
+    "register_runs": "tessera_serving.registry.register",
+    "ModelRow": "tessera_serving.registry.models",
+    "ResolvedModel": "tessera_serving.registry.models",
+    "VersionSummary": "tessera_serving.registry.models",
+    "describe_version": "tessera_serving.registry.models",
+    "list_versions": "tessera_serving.registry.models",
+    "resolve_model": "tessera_serving.registry.models",
+    "Promoted": "tessera_serving.registry.promotion",
+    "promote": "tessera_serving.registry.promotion",
+    "promotion_history": "tessera_serving.registry.promotion",
+    "VerifyReport": "tessera_serving.registry.verify",
+    "verify_registry": "tessera_serving.registry.verify",
+    "BackfillChange": "tessera_serving.registry.backfill",
+    "backfill_schema_sha_v2": "tessera_serving.registry.backfill",
+    "export_receipts": "tessera_serving.registry.receipt_store",
+    "latest_runs": "tessera_serving.registry.receipt_store",
+    "receipts_for_job": "tessera_serving.registry.receipt_store",
+    "receipts_for_run": "tessera_serving.registry.receipt_store",
+    "ScoreJobResult": "tessera_serving.scoring.score_job",
+    "ScoreOptions": "tessera_serving.scoring.score_job",
+    "run_score_job": "tessera_serving.scoring.score_job",
+    "RescoreResult": "tessera_serving.scoring.rescore",
+    "run_rescore": "tessera_serving.scoring.rescore",
+    "read_feature_schema_file": "tessera_serving.scoring.parquet_io",
+    "get_job": "tessera_serving.scoring.jobs",
+    "job_events": "tessera_serving.scoring.jobs",
+    "Precompiled": "tessera_serving.scoring.precompile",
+    "precompile": "tessera_serving.scoring.precompile",
+}
+
+__all__ = [
+    "ArtifactError",
+    "BackfillChange",
+    "ConfigurationError",
+    "LiveSchemaInfo",
+    "ModelRow",
+    "NotFoundError",
+    "Precompiled",
+    "Promoted",
+    "PromotionError",
+    "Registered",
+    "RegistrationError",
+    "Registry",
+    "RegistryError",
+    "RescoreResult",
+    "ResolvedModel",
+    "SchemaRevisionError",
+    "ScoreJobResult",
+    "ScoreOptions",
+    "ScoringError",
+    "ServingConfig",
+    "ServingError",
+    "VerifyReport",
+    "VersionSummary",
+    "__version__",
+    "add_live_schema",
+    "backfill_schema_sha_v2",
+    "configure",
+    "describe_version",
+    "export_receipts",
+    "get_job",
+    "import_by_reference",
+    "job_events",
+    "latest_runs",
+    "list_live_schemas",
+    "list_versions",
+    "open_registry",
+    "precompile",
+    "promote",
+    "promotion_history",
+    "read_feature_schema_file",
+    "receipts_for_job",
+    "receipts_for_run",
+    "register_runs",
+    "registry_revisions",
+    "resolve_model",
+    "run_rescore",
+    "run_score_job",
+    "schema_from_manifest",
+    "schema_from_yaml",
+    "upgrade_registry",
+    "verify_registry",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tessera_serving' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

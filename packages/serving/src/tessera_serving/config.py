@@ -18,7 +18,6 @@ such as ``postgresql+psycopg://user@host:5432/db``.
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -68,35 +67,3 @@ def redact_url(url: str) -> str:
     creds, _, host = rest.partition("@")
     user, has_password, _ = creds.partition(":")
     return f"{scheme}://{user}{':***' if has_password else ''}@{host}"
-
-
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--home``, ``--database-url`` and ``--artifacts-url`` to a (sub)command parser."""
-    group = parser.add_argument_group("locations")
-    group.add_argument(
-        "--home",
-        metavar="DIR",
-        default=None,
-        help=f"state directory (env {HOME_ENV}; default ./{DEFAULT_HOME})",
-    )
-    group.add_argument(
-        "--database-url",
-        metavar="URL",
-        default=None,
-        help=f"registry database URL (env {DATABASE_URL_ENV}; default sqlite:///<home>/registry.db)",
-    )
-    group.add_argument(
-        "--artifacts-url",
-        metavar="URL",
-        default=None,
-        help=f"store path or fsspec URL (env {ARTIFACTS_URL_ENV}; default <home>/artifacts)",
-    )
-
-
-def config_from_args(args: argparse.Namespace) -> ServingConfig:
-    """The configuration for parsed CLI arguments (flags win over the environment)."""
-    return ServingConfig.from_env(
-        state_dir=getattr(args, "home", None),
-        database_url=getattr(args, "database_url", None),
-        artifacts_url=getattr(args, "artifacts_url", None),
-    )

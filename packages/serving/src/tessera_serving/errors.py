@@ -1,7 +1,9 @@
 """Serving's error tree.
 
     ServingError (Exception)                 base of everything serving raises on purpose
+    ├── ConfigurationError (ValueError)      a setting (threads, backend, URL, reference) is invalid
     ├── RegistrationError (ValueError)       a run directory or artifact cannot be registered
+    ├── PromotionError (ValueError)          a model version may not reach production
     ├── NotFoundError (LookupError)          a model, job, schema or artifact does not exist
     ├── ArtifactError (RuntimeError)         the artifact store is missing or corrupt content
     ├── RegistryError (RuntimeError)         the database failed (translated in one place)
@@ -20,8 +22,16 @@ class ServingError(Exception):
     """Base of serving's errors."""
 
 
+class ConfigurationError(ServingError, ValueError):
+    """A setting is invalid: a thread count, a backend, a database URL, a model reference."""
+
+
 class RegistrationError(ServingError, ValueError):
     """A run directory or artifact cannot be registered (tampered, incomplete, unknown schema)."""
+
+
+class PromotionError(ServingError, ValueError):
+    """A model version cannot be promoted (gate verdict, smoke run, missing fingerprint)."""
 
 
 class NotFoundError(ServingError, LookupError):

@@ -26,7 +26,7 @@ import runs_factory  # noqa: E402
 
 from tessera_contracts import compute_feature_schema_sha  # noqa: E402
 from tessera_serving.registry import create_registry_engine, upgrade  # noqa: E402
-from tessera_serving.rundir import LoadedRun, load_run_dir  # noqa: E402
+from tessera_serving.registry.rundir import LoadedRun, load_run_dir  # noqa: E402
 from tessera_serving.store import ArtifactStore, LocalArtifactStore  # noqa: E402
 
 DB_NAME = "registry_0001.db"

@@ -12,8 +12,8 @@ import pyarrow as pa
 from tessera_contracts import FEATURE_SCHEMA_METADATA_KEY, compute_schema_sha
 from tessera_serving.backends import load_predictor
 from tessera_serving.backends.equivalence import compare_scores
-from tessera_serving.guard import ModelCell
-from tessera_serving.scoring import ScoringModel, score_batches
+from tessera_serving.scoring.guard import ModelCell
+from tessera_serving.scoring.scorer import ScoringModel, score_batches
 from tessera_serving.store import LocalArtifactStore
 
 from .conftest import BACKENDS_UNDER_TEST, Model

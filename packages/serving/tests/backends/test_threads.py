@@ -15,7 +15,7 @@ def test_explicit_then_environment_then_all_cpus(monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv(THREADS_ENV, raising=False)
     assert resolve_num_threads(None) == available_cpus() == len(os.sched_getaffinity(0))
     monkeypatch.setenv(THREADS_ENV, "3")
-    assert resolve_num_threads(None) == 3
+    assert resolve_num_threads(None) == min(3, available_cpus())
     assert resolve_num_threads(1) == 1
 
 
@@ -29,18 +29,26 @@ def test_bad_environment_value_names_the_variable(
 
 
 def test_bad_flag_value() -> None:
-    with pytest.raises(ValueError, match="--threads must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="threads must be an integer >= 1, got 0"):
         resolve_num_threads(0)
+
+
+def test_thread_counts_above_the_cpus_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert resolve_num_threads(100_000) == available_cpus()
+    monkeypatch.setenv(THREADS_ENV, "100000")
+    assert resolve_num_threads(None) == available_cpus()
 
 
 _PROBE = (
     "import sys, os; import tessera_serving; "
+    "print(os.environ.get('OMP_WAIT_POLICY'), 'lightgbm' in sys.modules); "
+    "tessera_serving.configure(); "
     "print(os.environ.get('OMP_WAIT_POLICY'), 'lightgbm' in sys.modules)"
 )
 
 
 @pytest.mark.parametrize(("given", "expected"), [(None, "passive"), ("active", "active")])
-def test_importing_serving_defaults_omp_wait_policy_to_passive(
+def test_configure_defaults_omp_wait_policy_to_passive_and_import_changes_nothing(
     given: str | None, expected: str
 ) -> None:
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
@@ -49,4 +57,18 @@ def test_importing_serving_defaults_omp_wait_policy_to_passive(
     proc = subprocess.run(
         [sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, check=True
     )
-    assert proc.stdout.split() == [expected, "False"]  # set before lightgbm was loaded
+    imported, configured = proc.stdout.splitlines()
+    assert imported.split() == [given or "None", "False"]  # importing changed nothing
+    assert configured.split() == [expected, "False"]  # set before lightgbm was loaded
+
+
+def test_load_lightgbm_defaults_the_wait_policy_before_loading() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    probe = (
+        "import os; from tessera_serving.backends.threads import load_lightgbm; "
+        "load_lightgbm(); print(os.environ.get('OMP_WAIT_POLICY'))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert proc.stdout.strip() == "passive"

@@ -16,7 +16,6 @@ import sqlalchemy as sa
 
 from conftest import Cli
 from tessera_contracts import compute_schema_sha
-from tessera_serving.backfill import backfill_schema_sha_v2
 from tessera_serving.config import ServingConfig
 from tessera_serving.errors import RegistryError
 from tessera_serving.registry import (
@@ -27,8 +26,9 @@ from tessera_serving.registry import (
     open_registry,
     upgrade,
 )
+from tessera_serving.registry.backfill import backfill_schema_sha_v2
+from tessera_serving.registry.verify import verify_registry
 from tessera_serving.store import open_store
-from tessera_serving.verify import verify_registry
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 
@@ -159,7 +159,7 @@ def test_upgrade_and_backfill_on_each_backend(database_url: str, tmp_path: Path)
 def test_an_invalid_stored_schema_aborts_with_nothing_changed(
     sqlite_registry: Registry, runs: ModuleType, tmp_path: Path
 ) -> None:
-    from tessera_serving.register import register_runs
+    from tessera_serving.registry.register import register_runs
 
     register_runs(
         sqlite_registry, [runs.write_run_dir(tmp_path / "runs", "a")], allow_unknown_schema=True

@@ -7,12 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tessera_serving.config import (
-    ServingConfig,
-    add_config_arguments,
-    config_from_args,
-    redact_url,
-)
+from tessera_serving.cli._common import add_config_arguments, config_from_args
+from tessera_serving.config import ServingConfig, redact_url
 
 
 def test_defaults_live_under_dot_tessera_in_the_cwd(

@@ -9,12 +9,13 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import Cli
-from tessera_serving.errors import ArtifactError
-from tessera_serving.promotion import PromotionError, promote, promotion_history
-from tessera_serving.register import register_runs
+from tessera_serving.errors import ArtifactError, PromotionError
 from tessera_serving.registry import Registry, RerankerModel
+from tessera_serving.registry.models import resolve_model
+from tessera_serving.registry.promotion import promote, promotion_history
+from tessera_serving.registry.register import register_runs
+from tessera_serving.registry.verify import verify_registry
 from tessera_serving.store import shard
-from tessera_serving.verify import verify_registry
 
 
 def _register(registry: Registry, run_dir: Path | list[Path]) -> None:
@@ -34,12 +35,12 @@ def test_promote_archives_the_previous_production_and_records_history(
     _register(registry, runs.write_run_dir(tmp_path / "b", "rr", seed=2))
     first = promote(registry, "rr#1")
     assert first.describe() == "promoted rr#1 to production"
-    assert registry.resolve_model("rr@production").version == 1
+    assert resolve_model(registry, "rr@production").version == 1
     second = promote(registry, "rr", reason="better lift")  # latest = #2
     assert second.describe() == "promoted rr#2 to production (archived #1)"
     assert promote(registry, "rr#2").changed is False
-    assert registry.resolve_model("rr#1").stage == "archived"
-    assert registry.resolve_model("rr@production").version == 2
+    assert resolve_model(registry, "rr#1").stage == "archived"
+    assert resolve_model(registry, "rr@production").version == 2
     history = [
         (p.version, p.from_stage, p.to_stage, p.reason) for p in promotion_history(registry, "rr")
     ]
@@ -69,7 +70,7 @@ def test_promote_refuses_hold_and_smoke(
     with pytest.raises(PromotionError) as refused:
         promote(sqlite_registry, "rr")
     assert reason in str(refused.value) and "\n" not in str(refused.value)
-    assert sqlite_registry.resolve_model("rr").stage == "none"
+    assert resolve_model(sqlite_registry, "rr").stage == "none"
     assert promotion_history(sqlite_registry, "rr") == []
 
 
@@ -83,7 +84,7 @@ def test_one_hold_cell_blocks_the_whole_version(
     _register(sqlite_registry, dirs)
     with pytest.raises(PromotionError, match="go#1 cell 'cc': gate verdict is HOLD"):
         promote(sqlite_registry, "go")
-    assert {r.stage for r in sqlite_registry.resolve_model("go").rows} == {"none"}
+    assert {r.stage for r in resolve_model(sqlite_registry, "go").rows} == {"none"}
 
 
 def test_promote_requires_v2_and_an_intact_artifact(
@@ -94,11 +95,11 @@ def test_promote_requires_v2_and_an_intact_artifact(
     with pytest.raises(PromotionError, match="backfill-schema-sha-v2"):
         promote(sqlite_registry, "rr")
     _set(sqlite_registry, RerankerModel.name == "rr", schema_sha_v2="59d7445eba35")
-    sha = sqlite_registry.resolve_model("rr").rows[0].artifact_sha256
+    sha = resolve_model(sqlite_registry, "rr").rows[0].artifact_sha256
     (Path(sqlite_registry.config.artifacts_url) / shard(sha)).unlink()
     with pytest.raises(ArtifactError, match="missing from the store"):
         promote(sqlite_registry, "rr")
-    assert sqlite_registry.resolve_model("rr").stage == "none"
+    assert resolve_model(sqlite_registry, "rr").stage == "none"
 
 
 def test_verify_lists_every_violation(registry: Registry, runs: ModuleType, tmp_path: Path) -> None:
@@ -110,9 +111,9 @@ def test_verify_lists_every_violation(registry: Registry, runs: ModuleType, tmp_
     )
     assert verify_registry(registry).ok
     root = Path(registry.config.artifacts_url)
-    missing = registry.resolve_model("missing").rows[0].artifact_sha256
+    missing = resolve_model(registry, "missing").rows[0].artifact_sha256
     (root / shard(missing)).unlink()
-    corrupt = root / shard(registry.resolve_model("corrupt").rows[0].artifact_sha256)
+    corrupt = root / shard(resolve_model(registry, "corrupt").rows[0].artifact_sha256)
     corrupt.chmod(0o644)
     corrupt.write_text("tree\n")
     _set(registry, RerankerModel.name == "nolicense", license_url="")

@@ -15,9 +15,10 @@ from sqlalchemy import func, select
 
 from conftest import Cli
 from tessera_serving.errors import NotFoundError, RegistrationError
-from tessera_serving.register import import_by_reference, register_runs
 from tessera_serving.registry import Registry, RerankerModel
-from tessera_serving.schemas import add_live_schema
+from tessera_serving.registry.live_schemas import add_live_schema
+from tessera_serving.registry.models import resolve_model
+from tessera_serving.registry.register import import_by_reference, register_runs
 from tessera_serving.store import shard
 
 SCHEMA = {"knn": ["knn_score", "knn_votes"], "length": ["query_len", "len_ratio"]}
@@ -82,8 +83,8 @@ def test_a_new_run_of_the_same_name_is_the_next_version(
     register_runs(live, [runs.write_run_dir(tmp_path / "a", "rr", seed=1)])
     result = register_runs(live, [runs.write_run_dir(tmp_path / "b", "rr", seed=2)])[0]
     assert result.version == 2 and _count(live) == 2
-    assert live.resolve_model("rr").version == 2
-    assert live.resolve_model("rr#1").version == 1
+    assert resolve_model(live, "rr").version == 2
+    assert resolve_model(live, "rr#1").version == 1
 
 
 def test_per_category_run_set_is_one_version_with_a_row_per_cell(
@@ -94,7 +95,7 @@ def test_per_category_run_set_is_one_version_with_a_row_per_cell(
     assert (result.name, result.version) == ("go", 1)
     assert [row.cell for row in result.rows] == ["bp", "cc", "mf"]
     assert len({row.artifact_sha256 for row in result.rows}) == 3
-    resolved = live.resolve_model("go")
+    resolved = resolve_model(live, "go")
     assert resolved.for_cell("cc") is not None and resolved.for_cell("zz") is None
     again = register_runs(live, sorted((tmp_path / "runs").glob("go--*")))[0]
     assert again.created is False and _count(live) == 3
@@ -201,20 +202,20 @@ def test_import_by_reference_refuses_escapes_and_mismatches(
 
 def test_resolve_model_refs(live: Registry, runs: ModuleType, tmp_path: Path) -> None:
     register_runs(live, [runs.write_run_dir(tmp_path / "runs", "rr")])
-    resolved = live.resolve_model("rr#1")
+    resolved = resolve_model(live, "rr#1")
     [row] = resolved.rows
     assert resolved.pooled and row.schema_sha_v2 == "59d7445eba35" and row.stage == "none"
     assert row.feature_names == ("knn_score", "knn_votes", "query_len", "len_ratio")
     with pytest.raises(NotFoundError, match="not registered"):
-        live.resolve_model("nope")
+        resolve_model(live, "nope")
     with pytest.raises(NotFoundError, match="no version 7 \\(latest is 1\\)"):
-        live.resolve_model("rr#7")
+        resolve_model(live, "rr#7")
     with pytest.raises(NotFoundError, match="no version in stage 'production'"):
-        live.resolve_model("rr@production")
+        resolve_model(live, "rr@production")
     with pytest.raises(NotFoundError, match="unknown stage"):
-        live.resolve_model("rr@prod")
+        resolve_model(live, "rr@prod")
     with pytest.raises(NotFoundError, match="is not NAME"):
-        live.resolve_model("../x")
+        resolve_model(live, "../x")
 
 
 def test_register_and_schemas_cli(cli: Cli, runs: ModuleType, tmp_path: Path) -> None:
@@ -286,8 +287,8 @@ def test_registry_over_an_fsspec_artifact_store(
 
     from tessera_serving.config import ServingConfig
     from tessera_serving.registry import create_registry_engine, open_registry, upgrade
+    from tessera_serving.registry.verify import verify_registry
     from tessera_serving.store import FsspecArtifactStore
-    from tessera_serving.verify import verify_registry
 
     config = ServingConfig.from_env(
         state_dir=tmp_path, database_url=sqlite_url, artifacts_url=f"memory://t-{uuid.uuid4().hex}"

@@ -20,10 +20,10 @@ import sqlalchemy as sa
 
 from conftest import Cli
 from tessera_serving.config import ServingConfig
-from tessera_serving.register import register_runs
 from tessera_serving.registry import RerankerModel, open_registry
-from tessera_serving.schemas import add_live_schema
-from tessera_serving.verify import verify_registry
+from tessera_serving.registry.live_schemas import add_live_schema
+from tessera_serving.registry.register import register_runs
+from tessera_serving.registry.verify import verify_registry
 
 SCHEMA = {"knn": ["knn_score", "knn_votes"], "length": ["query_len", "len_ratio"]}
 

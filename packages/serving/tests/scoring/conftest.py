@@ -26,9 +26,9 @@ from tessera_contracts import (
     compute_schema_sha,
 )
 from tessera_serving.backends import load_predictor
-from tessera_serving.guard import ModelCell
 from tessera_serving.registry import Registry, RerankerModel
-from tessera_serving.scoring import ScoringModel
+from tessera_serving.scoring.guard import ModelCell
+from tessera_serving.scoring.scorer import ScoringModel
 
 FEATURE_SCHEMA: dict[str, list[str]] = {
     "knn": ["knn_score", "knn_votes"],

@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tessera_serving.jobs import job_events
 from tessera_serving.registry import Registry
+from tessera_serving.scoring.jobs import job_events
 
 from .conftest import (
     FEATURE_SCHEMA,
@@ -197,8 +197,8 @@ def test_failed_job_is_recorded(
     sqlite_registry: Registry, tmp_path: Path, table: pa.Table, booster: Booster
 ) -> None:
     from tessera_serving.errors import ScoringError
-    from tessera_serving.jobs import get_job
-    from tessera_serving.score_job import ScoreOptions, run_score_job
+    from tessera_serving.scoring.jobs import get_job
+    from tessera_serving.scoring.score_job import ScoreOptions, run_score_job
 
     register(sqlite_registry, booster)
     path = write_candidates(tmp_path / "in.parquet", table.drop_columns(["base_score"]))
@@ -227,8 +227,9 @@ def test_cli_backend_choices_are_the_backends() -> None:
 
     assert score_cli.BACKEND_CHOICES == backends.BACKENDS
     assert score_cli.DEFAULT_BACKEND == backends.DEFAULT_BACKEND
-    from tessera_serving import rescore, scoring_io
     from tessera_serving.cli import rescore as rescore_cli
+    from tessera_serving.scoring import parquet_io as scoring_io
+    from tessera_serving.scoring import rescore
 
     assert score_cli.DEFAULT_BATCH_SIZE == scoring_io.DEFAULT_BATCH_SIZE
     assert rescore_cli.DEFAULT_PAGE_SIZE == rescore.DEFAULT_PAGE_SIZE
@@ -237,7 +238,7 @@ def test_cli_backend_choices_are_the_backends() -> None:
 def test_python_api_matches_the_cli_bytes(
     sqlite_cli: Any, sqlite_registry: Registry, tmp_path: Path, table: pa.Table, booster: Booster
 ) -> None:
-    from tessera_serving.score_job import ScoreOptions, run_score_job
+    from tessera_serving.scoring.score_job import ScoreOptions, run_score_job
 
     register(sqlite_registry, booster)
     path = write_candidates(tmp_path / "in.parquet", table)

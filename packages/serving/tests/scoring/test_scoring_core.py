@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from tessera_serving import events as ev
-from tessera_serving.scoring import ScoreStats, score_batches
+from tessera_serving.scoring import events as ev
+from tessera_serving.scoring.scorer import ScoreStats, score_batches
 
 from .conftest import FEATURE_SCHEMA, SCHEMA_SHA, Booster, make_booster, scoring_model
 
@@ -256,10 +256,10 @@ def _three_category_table(
 
 @pytest.mark.parametrize(("n", "groups"), [(1, 1), (1000, 7), (70_000, 66_000)])
 def test_rank_order_is_lexsort_with_ties_and_nans(n: int, groups: int) -> None:
-    from tessera_serving.scoring import _rank_order
+    from tessera_serving.scoring.scorer import rank_order
 
     rng = np.random.default_rng(n)
     score = rng.integers(0, 5, n).astype(np.float64)  # many ties
     score[rng.random(n) < 0.1] = np.nan
     group = np.sort(rng.integers(0, groups, n)).astype(np.int64)
-    assert np.array_equal(_rank_order(score, group), np.lexsort((-score, group)))
+    assert np.array_equal(rank_order(score, group), np.lexsort((-score, group)))

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tessera_serving.errors import ScoringError
-from tessera_serving.scoring_io import read_feature_schema_file, score_file
+from tessera_serving.scoring.parquet_io import read_feature_schema_file, score_file
 
 from .conftest import FEATURE_SCHEMA, Booster, scoring_model, write_candidates
 

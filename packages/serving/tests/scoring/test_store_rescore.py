@@ -21,8 +21,8 @@ from sqlalchemy import func, select
 
 from tessera_serving.registry import Registry
 from tessera_serving.registry.scoring_tables import CurrentScore, RescoreSweep, ScoreAudit
-from tessera_serving.rescore import run_rescore
-from tessera_serving.score_job import ScoreOptions, run_score_job
+from tessera_serving.scoring.rescore import run_rescore
+from tessera_serving.scoring.score_job import ScoreOptions, run_score_job
 from tessera_serving.testhooks import PAUSE_AT_ENV, PAUSE_FILE_ENV
 
 from .conftest import Booster, candidates_table, make_booster, register, write_candidates

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from tessera_serving.errors import ConfigurationError
+
 from .base import FloatMatrix, FloatVector
 
 # Compile options are part of the cache key: a change here must invalidate cached objects.
@@ -106,7 +108,7 @@ class CompiledPredictor:
         import lleaves
 
         if num_threads < 1:
-            raise ValueError(f"num_threads must be >= 1, got {num_threads}")
+            raise ConfigurationError(f"num_threads must be >= 1, got {num_threads}")
         if not object_path.is_file() or object_path.stat().st_size == 0:
             raise FileNotFoundError(f"compiled object {object_path} is missing or empty")
         self._model = lleaves.Model(model_file=str(model_path))
@@ -114,7 +116,7 @@ class CompiledPredictor:
         self._num_threads = num_threads
         self._feature_names = feature_names
         if self._model.num_feature() != len(feature_names):
-            raise ValueError(
+            raise ConfigurationError(
                 f"compiled model has {self._model.num_feature()} features, "
                 f"model text lists {len(feature_names)}"
             )
@@ -133,7 +135,7 @@ class CompiledPredictor:
         """Score ``matrix`` (C-contiguous float64 avoids a copy)."""
         data = np.ascontiguousarray(matrix, dtype=np.float64)
         if data.ndim != 2 or data.shape[1] != len(self._feature_names):
-            raise ValueError(
+            raise ConfigurationError(
                 f"expected a matrix of shape (rows, {len(self._feature_names)}), got {data.shape}"
             )
         if data.shape[0] == 0:

@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tessera_serving.errors import ConfigurationError
+
 from .base import FloatMatrix, FloatVector
+from .threads import load_lightgbm
 
 if TYPE_CHECKING:
     import lightgbm as lgb
@@ -23,10 +26,9 @@ class LightGBMPredictor:
 
     def __init__(self, model_text: str, *, num_threads: int = 1) -> None:
         if num_threads < 1:
-            raise ValueError(f"num_threads must be >= 1, got {num_threads}")
-        import lightgbm as lgb
-
-        self._booster = lgb.Booster(model_str=model_text)
+            raise ConfigurationError(f"num_threads must be >= 1, got {num_threads}")
+        booster: lgb.Booster = load_lightgbm().Booster(model_str=model_text)
+        self._booster = booster
         self._num_threads = num_threads
         self._feature_names = tuple(self._booster.feature_name())
 

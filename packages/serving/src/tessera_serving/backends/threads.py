@@ -11,15 +11,21 @@ idle worker threads spin. On a small shared VM an explicit ``num_threads=2`` und
 waiting ran ~100x slower (73 s vs 0.4 s on 1 thread) because the spinning threads fight
 other processes for the cores. ``OMP_WAIT_POLICY=passive`` removes the stall. OpenMP reads
 the variable once, when its runtime is loaded (i.e. on ``import lightgbm``), so
-``tessera_serving/__init__.py`` sets it (``setdefault``: an explicit choice wins) before
-anything in the package can import LightGBM. :func:`omp_wait_policy` reports what is in
-effect so benchmarks and logs can state it.
+:func:`configure` (called by the CLI and the HTTP server) and :func:`load_lightgbm` (the
+one place serving imports LightGBM) set it (``setdefault``: an explicit choice wins)
+before LightGBM loads. Importing the package changes nothing. :func:`omp_wait_policy`
+reports what is in effect so benchmarks and logs can state it.
+
+Thread counts above the CPUs the process may use are capped to them: more threads than
+cores only adds contention, and very large values crash OpenMP.
 """
 
 from __future__ import annotations
 
 import os
-import sys
+from types import ModuleType
+
+from tessera_serving.errors import ConfigurationError
 
 THREADS_ENV = "TESSERA_NUM_THREADS"
 OMP_WAIT_POLICY_ENV = "OMP_WAIT_POLICY"
@@ -36,24 +42,28 @@ def available_cpus() -> int:
 def resolve_num_threads(explicit: int | None = None) -> int:
     """The thread count for scoring: ``explicit``, else ``$TESSERA_NUM_THREADS``, else all CPUs.
 
-    Raises ``ValueError`` (one line, naming the source) for a value below 1 or not an integer.
+    Capped at :func:`available_cpus`. Raises ``ConfigurationError`` (one line, naming the
+    source) for a value below 1 or not an integer.
     """
+    cpus = available_cpus()
     if explicit is not None:
-        if explicit < 1:
-            raise ValueError(f"--threads must be >= 1, got {explicit}")
-        return explicit
+        if isinstance(explicit, bool) or not isinstance(explicit, int) or explicit < 1:
+            raise ConfigurationError(f"threads must be an integer >= 1, got {explicit!r}")
+        return min(explicit, cpus)
     raw = os.environ.get(THREADS_ENV, "").strip()
     if raw:
         try:
             value = int(raw)
         except ValueError:
-            raise ValueError(
+            raise ConfigurationError(
                 f"environment variable {THREADS_ENV} must be an integer >= 1, got {raw!r}"
             ) from None
         if value < 1:
-            raise ValueError(f"environment variable {THREADS_ENV} must be >= 1, got {value}")
-        return value
-    return available_cpus()
+            raise ConfigurationError(
+                f"environment variable {THREADS_ENV} must be an integer >= 1, got {value}"
+            )
+        return min(value, cpus)
+    return cpus
 
 
 def ensure_passive_omp_wait() -> None:
@@ -61,11 +71,14 @@ def ensure_passive_omp_wait() -> None:
     os.environ.setdefault(OMP_WAIT_POLICY_ENV, DEFAULT_OMP_WAIT_POLICY)
 
 
+def load_lightgbm() -> ModuleType:
+    """Import LightGBM with the passive wait policy defaulted first (the one import site)."""
+    ensure_passive_omp_wait()
+    import lightgbm
+
+    return lightgbm
+
+
 def omp_wait_policy() -> str:
     """The wait policy requested for this process, for logs and benchmark output."""
     return os.environ.get(OMP_WAIT_POLICY_ENV, "unset (OpenMP default: active)")
-
-
-def lightgbm_loaded() -> bool:
-    """Whether LightGBM (and so OpenMP) is already loaded in this process."""
-    return "lightgbm" in sys.modules

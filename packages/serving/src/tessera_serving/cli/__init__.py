@@ -1,4 +1,4 @@
-"""``tessera-serve``: a thin argparse layer over the lab's Python API.
+"""``tessera-serve``: a thin argparse layer over the serving facade (``tessera_serving``).
 
 Each command group lives in its own module under ``tessera_serving.cli`` and exposes
 ``add_parser(subparsers)``; the parser's ``func(args) -> int`` does the work.
@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from tessera_contracts import ContractError
-from tessera_serving import __version__
+from tessera_serving import __version__, configure
 from tessera_serving.errors import ServingError
 
 # Command modules, in the order their commands appear in --help.
@@ -21,7 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "schemas",
     "register",
     "models",
-    "registry",
+    "lifecycle",
     "score",
     "compile",
     "rescore",
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the process exit code (0 ok, 1 error, 2 usage)."""
+    configure()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):

@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from tessera_serving.config import add_config_arguments, config_from_args
+from tessera_serving.cli._common import add_config_arguments, config_from_args
 
 EXIT_FALLBACK = 3
 
@@ -40,8 +40,7 @@ def report(outcomes: list[Any], *, as_json: bool) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tessera_serving.precompile import precompile
-    from tessera_serving.registry import open_registry
+    from tessera_serving import open_registry, precompile
 
     with open_registry(config_from_args(args)) as registry:
         return report(precompile(registry, args.model, num_threads=args.threads), as_json=args.json)

@@ -5,14 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tessera_serving.config import add_config_arguments, config_from_args, redact_url
-from tessera_serving.registry import (
-    code_revision,
-    create_registry_engine,
-    database_revision,
-    translate_db_errors,
-    upgrade,
-)
+from tessera_serving import registry_revisions, upgrade_registry
+from tessera_serving.cli._common import add_config_arguments, config_from_args
+from tessera_serving.config import redact_url
 
 
 def add_parser(subparsers: Any) -> None:
@@ -31,12 +26,7 @@ def add_parser(subparsers: Any) -> None:
 def _upgrade(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     where = redact_url(config.database_url)
-    engine = create_registry_engine(config.database_url, create_dir=True)
-    try:
-        with translate_db_errors(where):
-            before, after = upgrade(engine)
-    finally:
-        engine.dispose()
+    before, after = upgrade_registry(config)
     if before == after:
         print(f"registry {where} already at revision {after}")
     else:
@@ -47,13 +37,7 @@ def _upgrade(args: argparse.Namespace) -> int:
 def _current(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     where = redact_url(config.database_url)
-    engine = create_registry_engine(config.database_url)
-    try:
-        with translate_db_errors(where), engine.connect() as connection:
-            found = database_revision(connection)
-    finally:
-        engine.dispose()
-    expected = code_revision()
+    found, expected = registry_revisions(config)
     status = "up to date" if found == expected else "run `tessera-serve db upgrade`"
     print(f"registry {where}: database {found or 'empty'}, code {expected} ({status})")
     return 0 if found == expected else 1

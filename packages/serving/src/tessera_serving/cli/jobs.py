@@ -6,9 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from tessera_serving.config import add_config_arguments, config_from_args
-from tessera_serving.jobs import get_job, job_events
-from tessera_serving.registry import open_registry
+from tessera_serving import get_job, job_events, open_registry
+from tessera_serving.cli._common import add_config_arguments, config_from_args
 
 
 def add_parser(subparsers: Any) -> None:

@@ -6,44 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from sqlalchemy import select
-
-from tessera_serving.config import add_config_arguments, config_from_args
-from tessera_serving.models_api import find_version, list_versions
-from tessera_serving.registry import Promotion, RerankerModel, open_registry
-
-_SHOW_FIELDS = (
-    "id",
-    "name",
-    "version",
-    "cell",
-    "stage",
-    "run_name",
-    "run_sha256",
-    "run_created_at",
-    "registered_via",
-    "producer_name",
-    "producer_version",
-    "producer_git_sha",
-    "dataset_name",
-    "dataset_manifest_sha256",
-    "objective",
-    "num_trees",
-    "feature_families",
-    "feature_schema",
-    "feature_names",
-    "feature_schema_sha",
-    "schema_sha_v2",
-    "metrics",
-    "gate",
-    "gate_verdict",
-    "smoke",
-    "license_id",
-    "license_url",
-    "artifact_uri",
-    "artifact_sha256",
-    "created_at",
-)
+from tessera_serving import describe_version, list_versions, open_registry
+from tessera_serving.cli._common import add_config_arguments, config_from_args
 
 
 def add_parser(subparsers: Any) -> None:
@@ -88,47 +52,8 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plain(row: RerankerModel, full: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for field in _SHOW_FIELDS:
-        value = getattr(row, field)
-        out[field] = value.isoformat() if hasattr(value, "isoformat") else value
-    if full:
-        out["run_json"] = row.run_json
-        out["spec_yaml"] = row.spec_yaml
-    return out
-
-
 def _show(args: argparse.Namespace) -> int:
-    with (
-        open_registry(config_from_args(args)) as registry,
-        registry.transaction(readonly=True) as session,
-    ):
-        name, version = find_version(session, args.ref)
-        rows = session.scalars(
-            select(RerankerModel)
-            .where(RerankerModel.name == name, RerankerModel.version == version)
-            .order_by(RerankerModel.cell_key)
-        ).all()
-        history = session.scalars(
-            select(Promotion)
-            .where(Promotion.model_name == name, Promotion.version == version)
-            .order_by(Promotion.id)
-        ).all()
-        document = {
-            "name": name,
-            "version": version,
-            "stage": rows[0].stage,
-            "rows": [_plain(row, args.full) for row in rows],
-            "promotions": [
-                {
-                    "from": p.from_stage,
-                    "to": p.to_stage,
-                    "reason": p.reason,
-                    "at": p.created_at.isoformat(),
-                }
-                for p in history
-            ],
-        }
+    with open_registry(config_from_args(args)) as registry:
+        document = describe_version(registry, args.ref, full=args.full)
     print(json.dumps(document, indent=2, sort_keys=True))
     return 0

@@ -25,15 +25,16 @@ from tessera_contracts import (
     to_json_text,
     write_run_report,
 )
-from tessera_serving.config import add_config_arguments, config_from_args
-from tessera_serving.errors import NotFoundError
-from tessera_serving.receipt_store import (
+from tessera_serving import (
+    NotFoundError,
+    Registry,
     export_receipts,
     latest_runs,
+    open_registry,
     receipts_for_job,
     receipts_for_run,
 )
-from tessera_serving.registry import Registry, open_registry
+from tessera_serving.cli._common import add_config_arguments, config_from_args
 
 
 def _lookup(registry: Registry, target: str, pipeline: str | None) -> list[Receipt]:

@@ -6,9 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from tessera_serving.config import add_config_arguments, config_from_args
-from tessera_serving.register import import_by_reference, register_runs
-from tessera_serving.registry import open_registry
+from tessera_serving import import_by_reference, open_registry, register_runs
+from tessera_serving.cli._common import add_config_arguments, config_from_args
 
 
 def add_parser(subparsers: Any) -> None:
@@ -61,8 +60,8 @@ def _register(args: argparse.Namespace) -> int:
             print(result.describe())
         if not args.compile:
             return 0
+        from tessera_serving import precompile
         from tessera_serving.cli.compile import report
-        from tessera_serving.precompile import precompile
 
         outcomes = [o for r in results for o in precompile(registry, f"{r.name}#{r.version}")]
     return report(outcomes, as_json=False)

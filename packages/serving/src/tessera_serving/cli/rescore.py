@@ -7,12 +7,12 @@ import json
 import sys
 from typing import Any
 
-from tessera_serving.config import add_config_arguments, config_from_args
-from tessera_serving.events import configure_event_logging
+from tessera_serving import configure
+from tessera_serving.cli._common import add_config_arguments, config_from_args
 
 from .score import add_backend_arguments
 
-DEFAULT_PAGE_SIZE = 500  # tessera_serving.rescore.DEFAULT_PAGE_SIZE, without importing LightGBM
+DEFAULT_PAGE_SIZE = 500  # the library default, without importing LightGBM
 
 
 def add_parser(subparsers: Any) -> None:
@@ -46,10 +46,9 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tessera_serving.registry import open_registry
-    from tessera_serving.rescore import run_rescore
+    from tessera_serving import open_registry, run_rescore
 
-    configure_event_logging(sys.stderr)
+    configure(event_stream=sys.stderr)
     if args.page_size < 1:
         print(
             f"tessera-serve: error: --page-size must be >= 1, got {args.page_size}", file=sys.stderr

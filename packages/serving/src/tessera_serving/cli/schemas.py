@@ -7,14 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tessera_serving.config import add_config_arguments, config_from_args
-from tessera_serving.registry import open_registry
-from tessera_serving.schemas import (
+from tessera_serving import (
     add_live_schema,
     list_live_schemas,
+    open_registry,
     schema_from_manifest,
     schema_from_yaml,
 )
+from tessera_serving.cli._common import add_config_arguments, config_from_args
 
 
 def add_parser(subparsers: Any) -> None:

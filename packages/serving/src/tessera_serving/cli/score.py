@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tessera_serving.config import add_config_arguments, config_from_args
-from tessera_serving.events import configure_event_logging
+from tessera_serving import configure
+from tessera_serving.cli._common import add_config_arguments, config_from_args
 
 EXIT_FALLBACK = 3
 # Literals so ``--help`` does not import LightGBM; a test checks them against the backends.
@@ -86,11 +86,9 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tessera_serving.registry import open_registry
-    from tessera_serving.score_job import ScoreOptions, run_score_job
-    from tessera_serving.scoring_io import read_feature_schema_file
+    from tessera_serving import ScoreOptions, open_registry, read_feature_schema_file, run_score_job
 
-    configure_event_logging(sys.stderr)
+    configure(event_stream=sys.stderr)
     schema = None if args.feature_schema is None else read_feature_schema_file(args.feature_schema)
     options = ScoreOptions(
         require_stage=args.require_stage,

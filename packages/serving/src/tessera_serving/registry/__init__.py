@@ -11,8 +11,8 @@ under ``registry/migrations/versions/`` on top of the current head.
 from __future__ import annotations
 
 from .base import NAMING_CONVENTION, Base, UtcDateTime, utcnow
+from .dberrors import UPGRADE_HINT, UniqueConflict, translate_db_errors
 from .engine import Registry, create_registry_engine, open_registry
-from .errors import UPGRADE_HINT, UniqueConflict, translate_db_errors
 from .migrate import (
     MIGRATIONS_DIR,
     check_revision,

@@ -19,11 +19,13 @@ from sqlalchemy.orm import Session
 from tessera_serving.config import ServingConfig, redact_url
 from tessera_serving.errors import RegistryError, SchemaRevisionError
 
-from .errors import translate_db_errors
+from .dberrors import translate_db_errors
 from .migrate import check_revision as _check_revision
+from .migrate import code_revision as _code_revision
+from .migrate import database_revision as _database_revision
+from .migrate import upgrade as _upgrade
 
 if TYPE_CHECKING:
-    from tessera_serving.models_api import ResolvedModel
     from tessera_serving.store import ArtifactStore
 
 SQLITE_BUSY_TIMEOUT_S = 60.0
@@ -101,12 +103,6 @@ class Registry:
         ):
             yield session
 
-    def resolve_model(self, ref: str) -> ResolvedModel:
-        """The rows of ``NAME`` (latest), ``NAME@stage`` or ``NAME#VERSION`` (NotFoundError)."""
-        from tessera_serving.models_api import resolve_model
-
-        return resolve_model(self, ref)
-
     def close(self) -> None:
         self.engine.dispose()
 
@@ -129,3 +125,27 @@ def open_registry(config: ServingConfig, *, check_revision: bool = True) -> Regi
             engine.dispose()
             raise
     return registry
+
+
+def upgrade_registry(config: ServingConfig) -> tuple[str | None, str | None]:
+    """Migrate the registry of ``config`` to the code's head (creating a SQLite file).
+
+    Returns (revision before, revision after); equal when it was already current.
+    """
+    engine = create_registry_engine(config.database_url, create_dir=True)
+    try:
+        with translate_db_errors(redact_url(config.database_url)):
+            return _upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def registry_revisions(config: ServingConfig) -> tuple[str | None, str]:
+    """(the database's revision or None when empty, the revision this code expects)."""
+    engine = create_registry_engine(config.database_url)
+    try:
+        with translate_db_errors(redact_url(config.database_url)), engine.connect() as connection:
+            found = _database_revision(connection)
+    finally:
+        engine.dispose()
+    return found, _code_revision()

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine
 
 from tessera_serving.errors import RegistryError, SchemaRevisionError
 
-from .errors import UPGRADE_HINT
+from .dberrors import UPGRADE_HINT
 
 if TYPE_CHECKING:  # alembic is imported when first needed: it costs ~1 s of CLI start-up
     from alembic.config import Config

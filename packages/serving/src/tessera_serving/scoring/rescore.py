@@ -23,17 +23,17 @@ from typing import Any
 import pyarrow as pa
 from sqlalchemy import select
 
-from . import events as ev
-from .errors import NotFoundError
-from .jobs import JobEventRecorder, create_job, finish_job
-from .receipts import recorded_rescoring
-from .registry import Registry, utcnow
-from .registry.scoring_tables import CurrentScore, RescoreSweep, ScoringJob
-from .score_job import registry_model, resolve_cells
-from .score_store import rescore_rows, rows_from_batch
-from .scoring import RERANKER, query_starts
-from .scoring_io import DEFAULT_BATCH_SIZE, score_file
-from .testhooks import pause_point
+from tessera_serving.errors import ConfigurationError, NotFoundError
+from tessera_serving.registry import Registry, utcnow
+from tessera_serving.registry.scoring_tables import CurrentScore, RescoreSweep, ScoringJob
+from tessera_serving.scoring import events as ev
+from tessera_serving.scoring.jobs import JobEventRecorder, create_job, finish_job
+from tessera_serving.scoring.parquet_io import DEFAULT_BATCH_SIZE, score_file
+from tessera_serving.scoring.receipts import recorded_rescoring
+from tessera_serving.scoring.score_job import registry_model, resolve_cells
+from tessera_serving.scoring.scorer import RERANKER, query_starts
+from tessera_serving.scoring.stored_scores import rescore_rows, rows_from_batch
+from tessera_serving.testhooks import pause_point
 
 DEFAULT_PAGE_SIZE = 500
 
@@ -108,7 +108,7 @@ def run_rescore(
 ) -> RescoreResult:
     """Sweep the stored scores of ``model_ref``'s name with that model (module docstring)."""
     if page_size < 1:
-        raise ValueError(f"--page-size must be >= 1, got {page_size}")
+        raise ConfigurationError(f"page size must be an integer >= 1, got {page_size}")
     cells = resolve_cells(registry, model_ref)
     name, ids = cells[0].name, [c.model_id for c in cells]
     job_filter = None if jobs is None else sorted(set(jobs))

@@ -26,11 +26,11 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import events as ev
-from . import guard
-from ._matrix import MatrixBuilder, float64_values
-from .backends import Predictor
-from .errors import ScoringError
+from tessera_serving.backends import Predictor
+from tessera_serving.errors import ScoringError
+from tessera_serving.scoring import events as ev
+from tessera_serving.scoring import guard
+from tessera_serving.scoring.matrix import MatrixBuilder, float64_values
 
 QUERY_ID, CANDIDATE_ID, BASE_SCORE, CATEGORY = "query_id", "candidate_id", "base_score", "category"
 REQUIRED_COLUMNS = (QUERY_ID, CANDIDATE_ID, BASE_SCORE)
@@ -46,7 +46,7 @@ class ScoringModel:
         self, cells: Sequence[guard.ModelCell], load: Callable[[guard.ModelCell], Predictor]
     ) -> None:
         if not cells:
-            raise ValueError("a scoring model needs at least one booster")
+            raise ScoringError("a scoring model needs at least one booster")
         self.cells = tuple(cells)
         self._load = load
         self._loaded: dict[int, Predictor] = {}
@@ -238,7 +238,7 @@ class ScoringPlan:
         np.cumsum(group, out=group)
         ok = np.logical_and.reduceat(part.cell >= 0, starts)[group]
         score = np.where(ok, part.pred, part.base)
-        order = _rank_order(score, group)
+        order = rank_order(score, group)
         rank = np.empty(n, dtype=np.int64)
         rank[order] = np.arange(n, dtype=np.int64) - starts[group[order]] + 1
         self._count(part.cell, ok)
@@ -340,7 +340,7 @@ def _plain_array(array: pa.Array[Any]) -> pa.Array[Any]:
     return array
 
 
-def _rank_order(
+def rank_order(
     score: npt.NDArray[np.float64], group: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.intp]:
     """Row order by (query, score descending, input position): ``np.lexsort((-score, group))``.

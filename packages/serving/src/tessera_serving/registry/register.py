@@ -19,11 +19,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tessera_serving.errors import RegistrationError
-from tessera_serving.models_api import ModelRow
-from tessera_serving.receipts import recorded_import, recorded_registration
 from tessera_serving.registry import LiveSchema, Registry, RerankerModel, UniqueConflict
+from tessera_serving.registry.models import ModelRow
+from tessera_serving.registry.receipts import recorded_import, recorded_registration
+from tessera_serving.registry.rundir import (
+    LoadedRun,
+    check_booster,
+    expand_run_sets,
+    load_run_dir,
+    parse_run_json,
+)
 from tessera_serving.registry.tables import VIA_REFERENCE, VIA_RUN_DIR
-from tessera_serving.rundir import LoadedRun, check_booster, load_run_dir, parse_run_json
 from tessera_serving.testhooks import pause_point
 
 MAX_ATTEMPTS = 5
@@ -43,29 +49,6 @@ class Registered:
         what = f"{len(cells)} cells: {', '.join(cells)}" if cells else "pooled"
         verb = "registered" if self.created else "already registered as"
         return f"{verb} {self.name}#{self.version} ({what})"
-
-
-def expand_run_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """The run directories ``paths`` stand for (see :func:`expand_run_sets`)."""
-    return [path for path, _ in expand_run_sets(paths)]
-
-
-def expand_run_sets(paths: Iterable[str | Path]) -> list[tuple[Path, str | None]]:
-    """Each run directory with the model name its path implies (None: from run.json).
-
-    A missing ``runs/<name>`` with ``runs/<name>--*`` siblings stands for that per-category
-    run set, named ``<name>``.
-    """
-    expanded: list[tuple[Path, str | None]] = []
-    for raw in paths:
-        path = Path(raw)
-        if not path.exists() and not path.is_symlink():
-            cells = sorted(p for p in path.parent.glob(f"{path.name}--*") if p.is_dir())
-            if cells:
-                expanded.extend((cell, path.name) for cell in cells)
-                continue
-        expanded.append((path, None))
-    return expanded
 
 
 def model_name_of(run: LoadedRun, override: str | None) -> str:
@@ -274,7 +257,7 @@ def import_by_reference(
     allow_unknown_schema: bool = False,
 ) -> Registered:
     """Register a booster already in the store (by URI + sha256) with its ``run.json``."""
-    from tessera_serving.rundir import read_spec
+    from tessera_serving.registry.rundir import read_spec
 
     try:
         raw = Path(run_json).read_bytes()

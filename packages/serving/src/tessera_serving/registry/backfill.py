@@ -14,8 +14,8 @@ from sqlalchemy import select, update
 
 from tessera_contracts import ContractError, compute_schema_sha
 from tessera_serving.errors import RegistryError
-from tessera_serving.receipts import recorded_backfill
 from tessera_serving.registry import LiveSchema, Registry, RerankerModel
+from tessera_serving.registry.receipts import recorded_backfill
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ import pyarrow as pa
 from sqlalchemy import Table, and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from .registry import utcnow
-from .registry.scoring_tables import CurrentScore, ScoreAudit
+from tessera_serving.registry import utcnow
+from tessera_serving.registry.scoring_tables import CurrentScore, ScoreAudit
 
 _IN_CHUNK = 500  # bound on IN (...) list sizes (SQLite's variable limit)
 # Core tables, not ORM entities: bulk executemany without per-row ORM bookkeeping.

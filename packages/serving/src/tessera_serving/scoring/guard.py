@@ -16,8 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from tessera_contracts import FEATURE_SCHEMA_METADATA_KEY, ContractError, compute_schema_sha
-
-from . import events as ev
+from tessera_serving.scoring import events as ev
 
 FeatureSchema = Mapping[str, Sequence[str]]
 

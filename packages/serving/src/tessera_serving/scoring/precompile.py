@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tessera_serving.backends import BackendEvent, select_predictor
-from tessera_serving.guard import ModelCell
 from tessera_serving.registry import Registry
+from tessera_serving.registry.models import resolve_model
+from tessera_serving.scoring.guard import ModelCell
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def precompile(
 ) -> list[Precompiled]:
     """Compile (or find in the cache) every booster of ``ref``; one outcome per booster."""
     outcomes = []
-    for row in registry.resolve_model(ref).rows:
+    for row in resolve_model(registry, ref).rows:
         cell = ModelCell.from_row(row)
         text = registry.store.read_bytes(cell.artifact_sha256).decode("utf-8")
         selection = select_predictor(

@@ -6,11 +6,8 @@ import argparse
 import sys
 from typing import Any
 
-from tessera_serving.backfill import backfill_schema_sha_v2
-from tessera_serving.config import add_config_arguments, config_from_args
-from tessera_serving.promotion import promote
-from tessera_serving.registry import open_registry
-from tessera_serving.verify import verify_registry
+from tessera_serving import backfill_schema_sha_v2, open_registry, promote, verify_registry
+from tessera_serving.cli._common import add_config_arguments, config_from_args
 
 
 def add_parser(subparsers: Any) -> None:

@@ -11,13 +11,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from tessera_serving.errors import ServingError
-from tessera_serving.models_api import find_version
+from tessera_serving.errors import PromotionError
 from tessera_serving.registry import Promotion, Registry, RerankerModel
-
-
-class PromotionError(ServingError, ValueError):
-    """A model version does not qualify for production; the message says why."""
+from tessera_serving.registry.models import find_version
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ back by job or by pipeline run, export them as JSON files.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +18,17 @@ from tessera_contracts import (
     write_receipt,
 )
 from tessera_serving import __version__
-from tessera_serving.registry import Registry
+from tessera_serving.registry.engine import Registry
 from tessera_serving.registry.receipt_tables import StageReceipt
 
 PRODUCER_NAME = "tessera-serving"
+
+
+def bind_call(fn: Callable[..., Any], args: Any, kwargs: Any) -> inspect.BoundArguments:
+    """The arguments of a call to ``fn`` by parameter name, defaults applied."""
+    bound = inspect.signature(fn).bind(*args, **kwargs)
+    bound.apply_defaults()
+    return bound
 
 
 def store_receipt(registry: Registry, receipt: Receipt, job_id: int | None = None) -> int:

@@ -129,12 +129,3 @@ def list_live_schemas(registry: Registry) -> list[LiveSchemaInfo]:
     with registry.transaction(readonly=True) as session:
         rows = session.scalars(select(LiveSchema).order_by(LiveSchema.id))
         return [LiveSchemaInfo.of(row) for row in rows]
-
-
-def live_schema_for(registry: Registry, schema_sha_v2: str) -> LiveSchemaInfo | None:
-    """The live schema with this column fingerprint, if any."""
-    with registry.transaction(readonly=True) as session:
-        row = session.scalars(
-            select(LiveSchema).where(LiveSchema.schema_sha_v2 == schema_sha_v2).limit(1)
-        ).first()
-        return LiveSchemaInfo.of(row) if row is not None else None

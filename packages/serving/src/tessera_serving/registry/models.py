@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 
 from tessera_serving.errors import NotFoundError
-from tessera_serving.registry.tables import STAGES, RerankerModel
+from tessera_serving.registry.tables import STAGES, Promotion, RerankerModel
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -203,3 +203,78 @@ def list_versions(registry: Registry, name: str | None = None) -> list[VersionSu
             )
         )
     return summaries
+
+
+_SHOW_FIELDS = (
+    "id",
+    "name",
+    "version",
+    "cell",
+    "stage",
+    "run_name",
+    "run_sha256",
+    "run_created_at",
+    "registered_via",
+    "producer_name",
+    "producer_version",
+    "producer_git_sha",
+    "dataset_name",
+    "dataset_manifest_sha256",
+    "objective",
+    "num_trees",
+    "feature_families",
+    "feature_schema",
+    "feature_names",
+    "feature_schema_sha",
+    "schema_sha_v2",
+    "metrics",
+    "gate",
+    "gate_verdict",
+    "smoke",
+    "license_id",
+    "license_url",
+    "artifact_uri",
+    "artifact_sha256",
+    "created_at",
+)
+
+
+def _row_document(row: RerankerModel, full: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for field in _SHOW_FIELDS:
+        value = getattr(row, field)
+        out[field] = value.isoformat() if hasattr(value, "isoformat") else value
+    if full:
+        out["run_json"] = row.run_json
+        out["spec_yaml"] = row.spec_yaml
+    return out
+
+
+def describe_version(registry: Registry, ref: str, *, full: bool = False) -> dict[str, Any]:
+    """One model version as a JSON-ready document: its rows (cells) and promotion history.
+
+    ``full`` adds each row's stored ``run.json`` and ``spec.yaml`` text.
+    """
+    with registry.transaction(readonly=True) as session:
+        name, version = find_version(session, ref)
+        rows = version_rows(session, name, version)
+        history = session.scalars(
+            select(Promotion)
+            .where(Promotion.model_name == name, Promotion.version == version)
+            .order_by(Promotion.id)
+        ).all()
+        return {
+            "name": name,
+            "version": version,
+            "stage": rows[0].stage,
+            "rows": [_row_document(row, full) for row in rows],
+            "promotions": [
+                {
+                    "from": p.from_stage,
+                    "to": p.to_stage,
+                    "reason": p.reason,
+                    "at": p.created_at.isoformat(),
+                }
+                for p in history
+            ],
+        }

@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from . import events as ev
-from .errors import NotFoundError
-from .registry import Registry, utcnow
-from .registry.scoring_tables import JobEvent, ScoringJob
+from tessera_serving.errors import NotFoundError
+from tessera_serving.registry import Registry, utcnow
+from tessera_serving.registry.scoring_tables import JobEvent, ScoringJob
+from tessera_serving.scoring import events as ev
 
 _JOB_FIELDS = (
     "id",

@@ -9,6 +9,7 @@ the run directory (a symlink out of it is refused); ``report/`` and anything els
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,7 +95,9 @@ def check_booster(model_bytes: bytes, record: RunRecord, source: str, sha256: st
             f"{source}: sha256 {sha256} does not match run.json field 'model.sha256' "
             f"({record.model.sha256}): the file changed after training"
         )
-    import lightgbm as lgb  # deferred: importing it costs seconds, most commands never need it
+    from tessera_serving.backends.threads import load_lightgbm
+
+    lgb = load_lightgbm()  # deferred: importing it costs seconds, most commands never need it
 
     try:
         booster = lgb.Booster(model_str=model_bytes.decode("utf-8"))
@@ -157,3 +160,26 @@ def load_run_dir(run_dir: str | Path) -> LoadedRun:
         model_sha256=model_sha256,
         num_trees=num_trees,
     )
+
+
+def expand_run_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """The run directories ``paths`` stand for (see :func:`expand_run_sets`)."""
+    return [path for path, _ in expand_run_sets(paths)]
+
+
+def expand_run_sets(paths: Iterable[str | Path]) -> list[tuple[Path, str | None]]:
+    """Each run directory with the model name its path implies (None: from run.json).
+
+    A missing ``runs/<name>`` with ``runs/<name>--*`` siblings stands for that per-category
+    run set, named ``<name>``.
+    """
+    expanded: list[tuple[Path, str | None]] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists() and not path.is_symlink():
+            cells = sorted(p for p in path.parent.glob(f"{path.name}--*") if p.is_dir())
+            if cells:
+                expanded.extend((cell, path.name) for cell in cells)
+                continue
+        expanded.append((path, None))
+    return expanded

@@ -14,16 +14,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import events as ev
-from .backends import BackendEvent, load_predictor
-from .errors import ScoringError
-from .guard import FeatureSchema, ModelCell
-from .jobs import JobEventRecorder, create_job, finish_job, update_job
-from .receipts import recorded_scoring
-from .registry import Registry
-from .score_store import rows_from_batch, store_scores
-from .scoring import FALLBACK, RERANKER, ScoringModel
-from .scoring_io import DEFAULT_BATCH_SIZE, score_file
+from tessera_serving.backends import BackendEvent, load_predictor
+from tessera_serving.errors import ScoringError
+from tessera_serving.registry import Registry
+from tessera_serving.registry.models import resolve_model
+from tessera_serving.scoring import events as ev
+from tessera_serving.scoring.guard import FeatureSchema, ModelCell
+from tessera_serving.scoring.jobs import JobEventRecorder, create_job, finish_job, update_job
+from tessera_serving.scoring.parquet_io import DEFAULT_BATCH_SIZE, score_file
+from tessera_serving.scoring.receipts import recorded_scoring
+from tessera_serving.scoring.scorer import FALLBACK, RERANKER, ScoringModel
+from tessera_serving.scoring.stored_scores import rows_from_batch, store_scores
 
 _CHUNK = 1 << 20
 
@@ -58,7 +59,7 @@ class ScoreJobResult:
 
 def resolve_cells(registry: Registry, ref: str) -> list[ModelCell]:
     """The boosters of ``NAME``, ``NAME@stage`` or ``NAME#VERSION`` (NotFoundError if none)."""
-    resolved: Any = registry.resolve_model(ref)
+    resolved: Any = resolve_model(registry, ref)
     rows = getattr(resolved, "rows", resolved)
     return [ModelCell.from_row(row) for row in rows]
 

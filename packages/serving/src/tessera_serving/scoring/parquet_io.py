@@ -20,10 +20,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from . import events as ev
-from . import guard
-from .errors import ScoringError
-from .scoring import ScoreStats, ScoringModel, prepare
+from tessera_serving.errors import ScoringError
+from tessera_serving.scoring import events as ev
+from tessera_serving.scoring import guard
+from tessera_serving.scoring.scorer import ScoreStats, ScoringModel, prepare
 
 DEFAULT_BATCH_SIZE = 65_536
 BatchCallback = Callable[[pa.RecordBatch, int], None]

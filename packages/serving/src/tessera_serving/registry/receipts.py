@@ -1,20 +1,17 @@
-"""Serving's stage receipts (DESIGN.md section 7): registration, scoring, re-scoring, backfill.
+"""Registry stage receipts (DESIGN.md section 7): registration, import by reference, backfill.
 
 Each decorator wraps one stage's API entry point (one line at its definition). The receipt
-is stored in the registry (``stage_receipts``, linked to the job when there is one) and,
-with ``$TESSERA_RECEIPTS_DIR``, written to ``<dir>/<pipeline>/<run_id>/<stage>.json``. An
-exception inside the stage records a failed receipt and propagates unchanged.
+is stored in the registry (``stage_receipts``) and, with ``$TESSERA_RECEIPTS_DIR``, written
+to ``<dir>/<pipeline>/<run_id>/<stage>.json``. An exception inside the stage records a
+failed receipt and propagates unchanged.
 
 Content only: run.json is hashed without ``created_at``/``duration_s``/``name``; registry
-rows without ids, versions, timestamps or names (the model names are a parameter);
-re-scores as the resulting current scores.
+rows without ids, versions, timestamps or names (the model names are a parameter).
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import inspect
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -22,34 +19,25 @@ from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import select
 
-from tessera_contracts import FileRef, ReceiptRecorder
-from tessera_serving.receipt_store import JobLink, serving_recorder
-from tessera_serving.registry import LiveSchema, Registry, RerankerModel
-from tessera_serving.registry.scoring_tables import CurrentScore, ScoringJob
+from tessera_contracts import ReceiptRecorder
+from tessera_serving.registry.engine import Registry
+from tessera_serving.registry.receipt_store import bind_call, serving_recorder
+from tessera_serving.registry.rundir import expand_run_paths
+from tessera_serving.registry.tables import LiveSchema, RerankerModel
 
 P = ParamSpec("P")
+
+
 R = TypeVar("R")
+
+
 _RUN_VOLATILE = ("created_at", "duration_s", "name", "producer")  # not content
+
+
 _ROW_FIELDS = (
     "cell", "artifact_sha256", "feature_schema_sha", "schema_sha_v2", "objective",
     "stage", "smoke", "gate_verdict", "license_id", "num_trees",
 )  # fmt: skip
-
-
-def _bind(fn: Callable[..., Any], args: Any, kwargs: Any) -> inspect.BoundArguments:
-    bound = inspect.signature(fn).bind(*args, **kwargs)
-    bound.apply_defaults()
-    return bound
-
-
-def _parquet_rows(path: Path) -> int | None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        return int(pq.ParquetFile(path).metadata.num_rows)
-    except (OSError, pa.ArrowException):
-        return None
 
 
 def _record_run_dir(rec: ReceiptRecorder, run_dir: Path, used: set[str]) -> None:
@@ -79,9 +67,7 @@ def recorded_registration(fn: Callable[P, list[Any]]) -> Callable[P, list[Any]]:
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> list[Any]:
-        from tessera_serving.register import expand_run_paths
-
-        bound = _bind(fn, args, kwargs)
+        bound = bind_call(fn, args, kwargs)
         given = list(bound.arguments["paths"])  # an iterator is read once, here
         bound.arguments["paths"] = given
         paths = [Path(p) for p in expand_run_paths(given)]
@@ -122,7 +108,7 @@ def recorded_import(fn: Callable[P, Any]) -> Callable[P, Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-        bound = _bind(fn, args, kwargs)
+        bound = bind_call(fn, args, kwargs)
         registry: Registry = bound.arguments["registry"]
         rec = serving_recorder(registry, "registration", unit="runs")
         with rec:
@@ -144,132 +130,6 @@ def recorded_import(fn: Callable[P, Any]) -> Callable[P, Any]:
                 rec.count(records_in=1, rejected=1)
                 raise
             _record_registered(rec, [result])
-        return result
-
-    return wrapper
-
-
-def _model_input(rec: ReceiptRecorder, registry: Registry, job_id: int) -> ScoringJob | None:
-    with registry.transaction(readonly=True) as session:
-        job = session.get(ScoringJob, job_id)
-    if job is not None:
-        rec.add_input_data(
-            "model", {"name": job.model_name, "artifact_sha256s": sorted(job.model_sha256s)}
-        )
-    return job
-
-
-def recorded_scoring(fn: Callable[P, Any]) -> Callable[P, Any]:
-    """Decorate ``run_score_job``: input file and model in, output file out, rows by source."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-        bound = _bind(fn, args, kwargs)
-        registry: Registry = bound.arguments["registry"]
-        link, callback = JobLink(), bound.arguments.get("on_created")
-
-        def on_created(job_id: int) -> None:
-            link(job_id)
-            if callback is not None:
-                callback(job_id)
-
-        bound.arguments["on_created"] = on_created
-        input_path, output_path = (
-            Path(bound.arguments["input_path"]),
-            bound.arguments["output_path"],
-        )
-        options = bound.arguments["options"]
-        rec = serving_recorder(registry, "scoring", unit="rows", link=link)
-        with rec:
-            rows = _parquet_rows(input_path)
-            rec.param("model_ref", bound.arguments["model_ref"])
-            rec.param("require_stage", getattr(options, "require_stage", None))
-            rec.param("store", bool(getattr(options, "store", False)))
-            if getattr(options, "feature_schema", None) is not None:
-                rec.add_input_data("feature_schema", dict(options.feature_schema))
-            try:
-                result = fn(*bound.args, **bound.kwargs)
-            except Exception:
-                if input_path.is_file():
-                    rec.add_input(input_path, name="input.parquet", records=rows)
-                rec.count(records_in=rows or 0, rejected=rows or 0)
-                raise
-            # the job hashed its input already: one read of a large file, not two
-            rec.add_input_ref(
-                FileRef(
-                    path="input.parquet", kind="file", sha256=result.input_sha256,
-                    bytes=result.input_bytes, records=rows,
-                )
-            )  # fmt: skip
-            _model_input(rec, registry, result.job_id)
-            rec.add_output(output_path, name="output.parquet", records=result.rows)
-            fallback = result.fallback_rows
-            rec.count(
-                records_in=rows if rows is not None else result.rows,
-                accepted=result.rows - fallback,
-                skipped=fallback,
-            )
-            if fallback:
-                rec.warn(f"{fallback} of {result.rows} rows kept the base_score ordering")
-        return result
-
-    return wrapper
-
-
-def _current_scores_ref(registry: Registry, model_name: str) -> FileRef:
-    """The current scores of ``model_name`` as one content hash (sorted by query, candidate)."""
-    digest, count, size = hashlib.sha256(), 0, 0
-    with registry.transaction(readonly=True) as session:
-        query = (
-            select(
-                CurrentScore.query_id,
-                CurrentScore.candidate_id,
-                CurrentScore.score,
-                CurrentScore.source,
-                CurrentScore.model_sha256,
-            )
-            .where(CurrentScore.model_name == model_name)
-            .order_by(CurrentScore.query_id, CurrentScore.candidate_id)
-        )
-        for row in session.execute(query).yield_per(10_000):
-            line = json.dumps(list(row), separators=(",", ":")).encode() + b"\n"
-            digest.update(line)
-            count, size = count + 1, size + len(line)
-    return FileRef(
-        path=f"current_scores/{model_name}", kind="data", sha256=digest.hexdigest(),
-        bytes=size, records=count,
-    )  # fmt: skip
-
-
-def recorded_rescoring(fn: Callable[P, Any]) -> Callable[P, Any]:
-    """Decorate ``run_rescore``: stored inputs and model in, the resulting current scores out."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
-        bound = _bind(fn, args, kwargs)
-        registry: Registry = bound.arguments["registry"]
-        jobs = bound.arguments.get("jobs")
-        link = JobLink()
-        rec = serving_recorder(registry, "rescoring", unit="rows", link=link)
-        with rec:
-            rec.param("model_ref", bound.arguments["model_ref"])
-            rec.param("jobs", None if jobs is None else ",".join(map(str, sorted(set(jobs)))))
-            rec.param("page_size", bound.arguments.get("page_size"))
-            result = fn(*bound.args, **bound.kwargs)
-            link(result.job_id)
-            job = _model_input(rec, registry, result.job_id)
-            if job is not None:
-                with registry.transaction(readonly=True) as session:
-                    shas = session.scalars(
-                        select(ScoringJob.input_sha256)
-                        .join(CurrentScore, CurrentScore.input_job_id == ScoringJob.id)
-                        .where(CurrentScore.model_name == job.model_name)
-                        .distinct()
-                    ).all()
-                rec.add_input_data("stored_inputs", sorted(s for s in shas if s))
-                rec.add_output_ref(_current_scores_ref(registry, job.model_name))
-            total = result.rescored + result.unchanged
-            rec.count(records_in=total, accepted=result.rescored, skipped=result.unchanged)
         return result
 
     return wrapper
@@ -298,7 +158,7 @@ def recorded_backfill(fn: Callable[P, list[Any]]) -> Callable[P, list[Any]]:
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> list[Any]:
-        bound = _bind(fn, args, kwargs)
+        bound = bind_call(fn, args, kwargs)
         registry: Registry = bound.arguments["registry"]
         rec = serving_recorder(registry, "backfill", unit="rows")
         with rec:
