@@ -56,7 +56,10 @@ def test_train_then_report(
     assert result.returncode == 0, result.stderr
     run = tmp_path / "runs" / "cli"
     assert f"wrote {run}: ndcg@10 " in result.stdout
-    assert result.stderr == ""  # not a terminal: no progress
+    # Not a terminal: progress comes as whole lines, ending with the last round trained.
+    lines = result.stderr.splitlines()
+    assert lines and all(line.startswith("train: round ") for line in lines), result.stderr
+    assert "\r" not in result.stderr
     record = load_run_record(run / "run.json")
     report = run_cli("report", run)
     assert report.returncode == 0, report.stderr

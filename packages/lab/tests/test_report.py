@@ -50,7 +50,7 @@ def test_report_of_a_tuned_per_category_run(
     assert none == [] and "metric" in table_only
 
 
-def test_progress_only_on_a_terminal() -> None:
+def test_progress_on_a_terminal() -> None:
     terminal = Terminal()
     progress = Progress(stream=terminal, interval=0.0)
     progress.round("train", 3, 10, "ndcg@10", 0.5, (2, 0.6))
@@ -59,11 +59,29 @@ def test_progress_only_on_a_terminal() -> None:
     text = terminal.getvalue()
     assert "round 3/10" in text and "valid ndcg@10 0.50000 (best 0.60000 @ 2)" in text
     assert "trial 1/4 complete  best 0.61000" in text
-    for stream, quiet in ((io.StringIO(), False), (Terminal(), True)):
-        silent = Progress(stream=stream, quiet=quiet, interval=0.0)
-        silent.round("train", 1, 1, None, None, None)
-        silent.message("hello")
-        assert stream.getvalue() == ""
+    silent = Progress(stream=Terminal(), quiet=True, interval=0.0)
+    silent.round("train", 1, 1, None, None, None)
+    silent.message("hello")
+    assert silent.stream.getvalue() == ""  # type: ignore[attr-defined]
+
+
+def test_progress_off_a_terminal_writes_log_lines() -> None:
+    log = io.StringIO()
+    progress = Progress(stream=log, log_interval=3600.0)
+    for i in range(1, 40):
+        progress.round("train", i, 50, "auc", 0.5 + i / 100, (i, 0.5 + i / 100))
+    progress.done()
+    progress.trial(0, 4, "pruned", None, "study")
+    lines = log.getvalue().splitlines()
+    assert "\r" not in log.getvalue() and "\x1b" not in log.getvalue()
+    # Rounds inside the interval are held back; done() writes the latest.
+    assert lines == [
+        "train: round 39/50  valid auc 0.89000 (best 0.89000 @ 39)",
+        "study: trial 1/4 pruned  best -",
+    ]
+    quiet = io.StringIO()
+    Progress(stream=quiet, quiet=True, log_interval=0.0).round("train", 1, 1, None, None, None)
+    assert quiet.getvalue() == ""
 
 
 def test_progress_throttles_but_shows_the_last_update() -> None:

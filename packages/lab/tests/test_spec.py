@@ -85,8 +85,12 @@ def test_yaml_round_trip_is_fully_resolved(tmp_path: Path) -> None:
             "search.space.num_leaves: low 9 must not exceed high 2",
         ),
         (
-            minimal(search={"space": {"lr": {"type": "float", "low": 0, "high": 1, "log": True}}}),
-            "search.space.lr: a log-scaled range needs low > 0",
+            minimal(
+                search={
+                    "space": {"learning_rate": {"type": "float", "low": 0, "high": 1, "log": True}}
+                }
+            ),
+            "search.space.learning_rate: a log-scaled range needs low > 0",
         ),
         (
             minimal(
@@ -127,3 +131,85 @@ def test_the_documented_example_is_a_valid_spec() -> None:
     spec = parse_spec(yaml.safe_load(text), "example", Path("/data/specs"))
     assert spec.dataset == Path("/data/datasets/synth")
     assert spec.search is not None and spec.search.n_trials == 20
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (
+            minimal(params={"bogus_param": 1}),
+            "params: unknown LightGBM parameter 'bogus_param' (not a parameter or alias",
+        ),
+        (
+            minimal(params={"num_leave": 8}),
+            "params: unknown LightGBM parameter 'num_leave' (not a parameter or alias of "
+            "LightGBM; did you mean 'num_leaves'",
+        ),
+        (
+            minimal(params={"query_id": "q"}),  # an alias LightGBM knows, but the lab sets it
+            "params: parameter 'query_id' is set by the lab",
+        ),
+        (
+            minimal(
+                search={"space": {"bogus_param": {"type": "int", "low": 1, "high": 2}}},
+            ),
+            "search.space: unknown LightGBM parameter 'bogus_param'",
+        ),
+    ],
+)
+def test_params_must_be_lightgbm_parameters(tmp_path: Path, data: object, expected: str) -> None:
+    assert error_of(tmp_path, data).startswith(expected)
+
+
+def test_aliases_and_canonical_names_are_accepted(tmp_path: Path) -> None:
+    params = {"eta": 0.1, "min_child_samples": 5, "lambdarank_truncation_level": 10, "alpha": 0.9}
+    spec = load_spec(write(tmp_path, yaml.safe_dump(minimal(params=params))))
+    assert spec.params == params
+
+
+def test_every_problem_is_listed(tmp_path: Path) -> None:
+    data = minimal(
+        bogus=1,
+        seed="seven",
+        params={"bogus_param": 1, "other_bogus": 2},
+        early_stopping={"rounds": 0},
+    )
+    message = error_of(tmp_path, data)
+    assert "more)" not in message
+    problems = message.split("; ")
+    assert problems[0] == "bogus: unknown key 'bogus'"
+    for needle in (
+        "seed: Input should be a valid integer",
+        "'bogus_param'",
+        "'other_bogus'",
+        "early_stopping.rounds: Input should be greater than 0",
+    ):
+        assert any(needle in problem for problem in problems), (needle, problems)
+
+
+def test_a_duplicated_key_is_an_error_naming_it_and_its_lines(tmp_path: Path) -> None:
+    text = yaml.safe_dump(minimal()) + "seed: 7\nparams: {num_leaves: 8}\nseed: 8\n"
+    path = write(tmp_path, text)
+    lines = text.splitlines()
+    first, again = lines.index("seed: 7") + 1, lines.index("seed: 8") + 1
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    assert str(info.value) == (
+        f"{path}: malformed YAML: line {again}, column 1: duplicated key 'seed' "
+        f"(first on line {first}, again on line {again})"
+    )
+
+
+def test_a_duplicated_nested_key_is_an_error(tmp_path: Path) -> None:
+    text = yaml.safe_dump(minimal()) + "params:\n  num_leaves: 8\n  num_leaves: 9\n"
+    with pytest.raises(SpecError, match=r"duplicated key 'num_leaves' \(first on line \d+"):
+        load_spec(write(tmp_path, text))
+
+
+def test_the_lightgbm_parameter_table_is_the_installed_lightgbms() -> None:
+    from tessera_lab import _lightgbm_params as lightgbm_params
+
+    version, table = lightgbm_params.live_table()
+    assert (version, table) == (lightgbm_params.LIGHTGBM_VERSION, lightgbm_params.PARAM_ALIASES), (
+        "regenerate: python -m tessera_lab._lightgbm_params --write"
+    )

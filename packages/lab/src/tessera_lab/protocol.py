@@ -23,6 +23,7 @@ from tessera_lab.dataset import (
     SNAPSHOT_PAIR,
     WEIGHT,
     Dataset,
+    label_rule,
 )
 from tessera_lab.errors import DatasetError, SpecError, TrainingError
 from tessera_lab.evaluation import query_starts
@@ -30,7 +31,6 @@ from tessera_lab.spec import Spec
 
 Arr = np.ndarray[Any, Any]
 SMOKE_MAX_TRAIN_ROWS = 5_000
-MAX_LAMBDARANK_LABEL = 30  # LightGBM's default label_gain covers grades 0..30
 
 
 @dataclass(frozen=True)
@@ -83,22 +83,14 @@ def _numpy(column: pa.ChunkedArray[Any]) -> Arr:
     return np.asarray(column.to_numpy())
 
 
-def _check_labels(table: pa.Table, path: str, label_kind: str, objective: str) -> None:
+def _check_labels(table: pa.Table, path: str, label_kind: str) -> None:
     labels = _numpy(table.column(LABEL))
-    if label_kind == "binary" or objective == "binary":
-        bad = np.flatnonzero((labels != 0) & (labels != 1))
-        expected = (
-            "0 or 1 (label_kind 'binary')"
-            if label_kind == "binary"
-            else "0 or 1 (objective binary)"
-        )
-    else:
-        bad = np.flatnonzero((labels < 0) | (labels > MAX_LAMBDARANK_LABEL))
-        expected = f"a grade 0..{MAX_LAMBDARANK_LABEL} (label_kind 'graded')"
-    if bad.size:
+    bad, expected = label_rule(labels, label_kind)
+    rows = np.flatnonzero(bad)
+    if rows.size:
         raise DatasetError(
-            f"{path}: column 'label', row {int(bad[0])}: expected {expected}, found "
-            f"{labels[bad[0]]} (run 'tessera-lab dataset validate')"
+            f"{path}: column 'label', row {int(rows[0])}: expected {expected}, found "
+            f"{labels[rows[0]]} ({rows.size} such rows; run 'tessera-lab dataset validate')"
         )
 
 
@@ -118,6 +110,7 @@ def read_rows(dataset: Dataset, split: str, spec: Spec, names: list[str]) -> Row
     has_weight = dataset.manifest.has_weight
     columns = [QUERY_ID, LABEL, CATEGORY, SNAPSHOT_PAIR, BASE_SCORE]
     table = dataset.read(split, columns=[*columns, *([WEIGHT] if has_weight else []), *names])
+    _check_labels(table, path, dataset.manifest.label_kind)  # rows numbered as in the file
     if spec.protocol.snapshots != "all":
         keep = pc.is_in(table.column(SNAPSHOT_PAIR), value_set=pa.array(spec.protocol.snapshots))
         table = table.filter(keep)
@@ -126,7 +119,6 @@ def read_rows(dataset: Dataset, split: str, spec: Spec, names: list[str]) -> Row
             "" if spec.protocol.snapshots == "all" else f" for snapshots {spec.protocol.snapshots}"
         )
         raise TrainingError(f"{path}: split {split!r} has no rows{what}; nothing to {split} on")
-    _check_labels(table, path, dataset.manifest.label_kind, spec.objective)
     _check_contiguous(table.column(QUERY_ID), path)
     dtype = np.result_type(*(table.schema.field(n).type.to_pandas_dtype() for n in names))
     features = np.empty((table.num_rows, len(names)), dtype=dtype)

@@ -114,9 +114,22 @@ def record_dataset_validation(dataset_dir: Path, run_id: str) -> tuple[Receipt, 
             problems = _split_problems(ref, entry, rows)
             for message in problems:
                 rec.error("ManifestMismatch", f"{path}: {message}")
-            rec.count(records_in=n, accepted=0 if problems else n, rejected=n if problems else 0)
+            bad = 0 if problems or manifest is None else _bad_labels(rec, path, manifest)
+            rejected = n if problems else bad
+            rec.count(records_in=n, accepted=n - rejected, rejected=rejected)
     assert rec.receipt is not None
     return rec.receipt, refs
+
+
+def _bad_labels(rec: ReceiptRecorder, path: Path, manifest: Any) -> int:
+    """Rows breaking the dataset's label rule (the rule ``validate`` and training apply)."""
+    from tessera_lab.dataset.validate import count_bad_labels
+
+    found = count_bad_labels(path, manifest.label_kind)
+    if found is None or found[0] == 0:
+        return 0
+    rec.error("LabelOutOfRange", f"{path}: column 'label': {found[0]} rows, expected {found[1]}")
+    return found[0]
 
 
 def _split_problems(ref: FileRef, entry: Any, rows: int | None) -> list[str]:
@@ -136,11 +149,12 @@ def _split_problems(ref: FileRef, entry: Any, rows: int | None) -> list[str]:
 
 def _spec_content(path: Path) -> dict[str, Any] | None:
     """A spec's content without ``dataset``: a location (the dataset's files are inputs)."""
-    import yaml
+    from tessera_lab.errors import SpecError
+    from tessera_lab.yaml_files import load_yaml_file
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = load_yaml_file(path, what="spec", error=SpecError)
+    except SpecError:
         return None
     if not isinstance(data, dict):
         return None

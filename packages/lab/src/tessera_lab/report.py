@@ -1,9 +1,9 @@
 """``report_run``: a run's metrics as a text table and plots under ``runs/<name>/report/``.
 
-Plots (matplotlib, Agg backend, PNG): gain importance per feature family, lift over
-the ``base_score`` ordering per category, the validation learning curve (from
-``report/history.json``), and the tuning history when there was a study
-(``report/study.json``). Registration ignores ``report/``.
+Plots (matplotlib, PNG; ``tessera_lab.configure`` picks the headless Agg backend): gain
+importance per feature family, lift over the ``base_score`` ordering per category, the
+validation learning curve (from ``report/history.json``), and the tuning history when there
+was a study (``report/study.json``). Registration ignores ``report/``.
 """
 
 from __future__ import annotations
@@ -15,9 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import lightgbm as lgb
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 

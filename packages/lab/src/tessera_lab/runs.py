@@ -52,8 +52,8 @@ def ensure_absent(runs_dir: Path, names: Sequence[str]) -> None:
         if target.exists() or target.is_symlink():
             raise TrainingError(
                 f"{target}: run directory already exists; runs are never overwritten "
-                "(pass another --name or remove it)"
-            )
+                "(choose another run name or remove it)"
+            ).fixed_by("name")
 
 
 def _write(path: Path, content: str | bytes) -> None:

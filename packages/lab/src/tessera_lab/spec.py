@@ -30,6 +30,7 @@ Relative dataset paths resolve against the spec file's directory. Example::
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -45,6 +46,7 @@ from pydantic import (
 )
 
 from tessera_contracts import FAMILY_NAME_PATTERN, License
+from tessera_lab._lightgbm_params import aliases_of, unknown_param
 from tessera_lab.errors import SpecError
 from tessera_lab.yaml_files import load_yaml_file
 
@@ -54,23 +56,14 @@ METRIC_PATTERN = r"^(ndcg@[1-9][0-9]*|map@[1-9][0-9]*|auc|average_precision|bina
 GATE_METRICS = ("ndcg@1", "ndcg@3", "ndcg@5", "ndcg@10", "map", "mrr", "fmax", "fmax_weighted")
 BINARY_GATE_METRICS = ("roc_auc", "pr_auc")
 
-# Parameters (and LightGBM aliases) the lab sets itself: objective, metric, seeds, threads,
-# determinism and the number of rounds come from their own spec keys.
-LAB_CONTROLLED_PARAMS = frozenset(
-    {
-        "objective", "objective_type", "app", "application", "loss",
-        "metric", "metrics", "metric_types", "eval_at", "ndcg_eval_at", "ndcg_at",
-        "map_eval_at", "map_at", "first_metric_only",
-        "seed", "random_seed", "random_state", "bagging_seed", "feature_fraction_seed",
-        "data_random_seed", "drop_seed", "extra_seed", "objective_seed",
-        "num_threads", "num_thread", "nthread", "nthreads", "n_jobs",
-        "deterministic", "verbosity", "verbose",
-        "num_iterations", "num_iteration", "n_iter", "num_tree", "num_trees", "num_round",
-        "num_rounds", "nrounds", "num_boost_round", "n_estimators", "max_iter",
-        "early_stopping_round", "early_stopping_rounds", "early_stopping", "n_iter_no_change",
-        "weight_column", "weight", "group", "group_column", "query", "query_column",
-        "label_column", "label", "ignore_column", "categorical_feature",
-    }
+# Parameters the lab sets itself (with all their LightGBM aliases): objective, metric, seeds,
+# threads, determinism, the number of rounds and the columns come from their own spec keys.
+LAB_CONTROLLED_PARAMS = aliases_of(
+    "objective", "metric", "eval_at", "first_metric_only",
+    "seed", "bagging_seed", "feature_fraction_seed", "data_random_seed", "drop_seed",
+    "extra_seed", "objective_seed",
+    "num_threads", "deterministic", "verbosity", "num_iterations", "early_stopping_round",
+    "weight_column", "group_column", "label_column", "ignore_column", "categorical_feature",
 )  # fmt: skip
 
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -92,7 +85,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Protocol(_Strict):
+class TrainingProtocol(_Strict):
     """Which rows train which booster: cells (pooled or one per category) and snapshot pairs."""
 
     cells: Literal["pooled", "per_category"] = "pooled"
@@ -188,8 +181,7 @@ class Search(_Strict):
     @field_validator("space")
     @classmethod
     def _space_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for key in value:
-            _check_param_key(key)
+        _check_param_keys(value)
         return value
 
 
@@ -243,12 +235,19 @@ class GateRule(_Strict):
         return value
 
 
-def _check_param_key(key: str) -> None:
-    if key in LAB_CONTROLLED_PARAMS:
-        raise ValueError(
-            f"parameter {key!r} is set by the lab (use the spec's objective, seed, num_threads, "
-            "num_boost_round, early_stopping or weighting keys instead)"
-        )
+def _check_param_keys(keys: Iterable[str]) -> None:
+    """Every key must be a LightGBM parameter (or alias) that the lab does not set itself."""
+    problems = []
+    for key in keys:
+        if key in LAB_CONTROLLED_PARAMS:
+            problems.append(
+                f"parameter {key!r} is set by the lab (use the spec's objective, seed, "
+                "num_threads, num_boost_round, early_stopping or weighting keys instead)"
+            )
+        elif (unknown := unknown_param(key)) is not None:
+            problems.append(unknown)
+    if problems:
+        raise ValueError("; ".join(problems))
 
 
 class Spec(_Strict):
@@ -264,7 +263,7 @@ class Spec(_Strict):
         list[Annotated[str, Field(pattern=FAMILY_NAME_PATTERN)]], Field(min_length=1)
     ]
     objective: Literal["binary", "lambdarank"] = "lambdarank"
-    protocol: Protocol = Protocol()
+    protocol: TrainingProtocol = TrainingProtocol()
     weighting: Literal["none", "weight", "log1p", "sqrt"] = "none"
     params: dict[str, ParamValue] = Field(default_factory=lambda: dict(DEFAULT_PARAMS))
     num_boost_round: Annotated[int, Field(gt=0, le=100_000)] = 500
@@ -286,8 +285,7 @@ class Spec(_Strict):
     @field_validator("params")
     @classmethod
     def _params(cls, value: dict[str, Any]) -> dict[str, Any]:
-        for key in value:
-            _check_param_key(key)
+        _check_param_keys(value)
         return value
 
     @field_validator("engine", mode="before")
@@ -338,22 +336,29 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     return "".join(parts) or "(top level)"
 
 
-def format_spec_error(source: str, exc: ValidationError) -> str:
-    """One line: the file, the first error's key path and message, plus how many more."""
-    errors = exc.errors()
-    rank = {"extra_forbidden": 0, "missing": 1}
-    first = min(errors, key=lambda e: rank.get(e["type"], 2))
-    message = str(first["msg"]).removeprefix("Value error, ")
-    if first["type"] == "extra_forbidden":
-        message = f"unknown key {str(first['loc'][-1])!r}"
-    elif first["type"] == "missing":
+def _describe(error: Any) -> str:
+    """One pydantic error as ``key.path: message``."""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = f"unknown key {str(error['loc'][-1])!r}"
+    elif error["type"] == "missing":
         message = "required key is missing"
-    elif "input" in first and first["type"] not in ("model_type", "value_error"):
-        found = first["input"]
+    elif "input" in error and error["type"] not in ("model_type", "value_error"):
+        found = error["input"]
         if not isinstance(found, dict | list) or len(repr(found)) < 80:
             message = f"{message} (found {found!r})"
-    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{source}: {_key_path(tuple(first['loc']))}: {message}{more}"
+    return f"{_key_path(tuple(error['loc']))}: {message}"
+
+
+def format_spec_error(source: str, exc: ValidationError) -> str:
+    """One line: the file, then every problem (``key.path: message``), separated by ``; ``.
+
+    Unknown and missing keys come first: they are the likeliest cause of the rest.
+    """
+    rank = {"extra_forbidden": 0, "missing": 1}
+    errors = sorted(exc.errors(), key=lambda e: rank.get(e["type"], 2))
+    problems = list(dict.fromkeys(_describe(error) for error in errors))
+    return f"{source}: " + "; ".join(problems)
 
 
 def parse_spec(data: Any, source: str, base_dir: Path) -> Spec:
@@ -375,8 +380,3 @@ def load_spec(path: str | Path) -> Spec:
     spec_path = Path(path)
     data = load_yaml_file(spec_path, what="spec", error=SpecError)
     return parse_spec(data, str(spec_path), spec_path.resolve().parent)
-
-
-def dump_spec(spec: Spec, path: str | Path) -> None:
-    """Write the spec as YAML (used for tests and examples; run dirs go through ``runs``)."""
-    Path(path).write_text(spec.to_yaml(), encoding="utf-8")

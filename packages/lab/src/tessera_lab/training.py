@@ -28,7 +28,6 @@ from tessera_contracts import (
     EngineRef,
     ModelEntry,
     RunRecord,
-    TuningSummary,
     compute_feature_schema_sha,
     compute_schema_sha,
     to_json_text,
@@ -308,11 +307,24 @@ def _train_cell(
     return [_finish(ctx, run_name, cell, fit, result, engine)]
 
 
-def record_summary(study: TuningSummary | None) -> str:
-    """A one-line description of a tuning summary (for the CLI)."""
-    if study is None:
-        return "no search"
-    return (
-        f"study {study.study_name}: {study.n_trials} trials ({study.n_pruned} pruned), "
-        f"best {study.metric} {study.best_value:.5f} (trial {study.best_trial})"
+def tune_run(
+    spec_path: str | Path,
+    *,
+    name: str | None = None,
+    runs_dir: str | Path = "runs",
+    quiet: bool = False,
+    study: StudyOptions | None = None,
+    retrain: bool = True,
+) -> list[Path]:
+    """Run (or join, or resume) the spec's search, then train its best trial (``train_run``).
+
+    A spec without a ``search`` block is refused before any work.
+    """
+    if load_spec(spec_path).search is None:
+        raise SpecError(
+            f"{spec_path}: search: the spec has no search block to tune (train it instead, or "
+            "add search.space)"
+        )
+    return train_run(
+        spec_path, name=name, runs_dir=runs_dir, quiet=quiet, study=study, retrain=retrain
     )

@@ -248,9 +248,10 @@ def run_study(
         wait_for_others(study)  # a worker that died meanwhile frees its place: run it here
         if used(study) >= n_trials:
             break
+    result = _result(study, shown_url(url), metric, direction)
     if progress is not None:
-        progress.done()
-    return _result(study, shown_url(url), metric, direction)
+        progress.best(result.summary)  # ends with the best trial's parameters
+    return result
 
 
 def _best_value(study: optuna.Study) -> float | None:

@@ -174,10 +174,18 @@ def test_graded_labels(tmp_path: Path, make_table: MakeTable) -> None:
     graded = make_table(label=np.arange(30) % 4)
     manifest = _write(tmp_path / "ds", make_table, train=graded, label_kind="graded")
     assert manifest.label_kind == "graded"  # type: ignore[attr-defined]
-    with pytest.raises(DatasetError, match=r"row 0: expected an integer grade >= 0"):
+    with pytest.raises(DatasetError, match=r"row 0: expected a grade 0\.\.30 .*found -3"):
         _write(
             tmp_path / "x",
             make_table,
             train=make_table(label=np.arange(30) - 3),
+            label_kind="graded",
+        )
+    # Above 30 LightGBM's lambdarank has no gain for the grade: the writer refuses it too.
+    with pytest.raises(DatasetError, match=r"row 29: expected a grade 0\.\.30 .*found 31"):
+        _write(
+            tmp_path / "y",
+            make_table,
+            train=make_table(label=np.arange(30) + 2),
             label_kind="graded",
         )

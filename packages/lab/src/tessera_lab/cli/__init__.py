@@ -1,18 +1,22 @@
-"""``tessera-lab``: a thin argparse layer over the lab's Python API.
+"""``tessera-lab``: a thin argparse layer over the lab's facade (``tessera_lab``'s ``__all__``).
 
 Each command group lives in its own module under ``tessera_lab.cli`` and exposes
-``add_parser(subparsers)``; the parser's ``func(args) -> int`` does the work.
+``add_parser(subparsers)``; the parser's ``func(args) -> int`` does the work by calling the
+facade only (import-linter checks it). Facade names are looked up when a command runs, so
+``--help`` loads neither numpy, pyarrow nor LightGBM.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 from collections.abc import Sequence
 
+import tessera_lab as lab
 from tessera_contracts import ContractError
-from tessera_lab import __version__
 from tessera_lab.errors import LabError
 
 # Command modules, in the order their commands appear in --help.
@@ -25,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tessera-lab",
         description="Train and evaluate LightGBM re-rankers and write run directories.",
     )
-    parser.add_argument("--version", action="version", version=f"tessera-lab {__version__}")
+    parser.add_argument("--version", action="version", version=f"tessera-lab {lab.__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"tessera_lab.cli.{name}").add_parser(subparsers)
@@ -39,9 +43,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
+    lab.configure()
     try:
         return int(args.func(args))
-    except (LabError, ContractError) as exc:
+    except LabError as exc:
+        flags = ", ".join("--" + name.replace("_", "-") for name in exc.options)
+        print(f"tessera-lab: error: {exc}" + (f" (see {flags})" if flags else ""), file=sys.stderr)
+        return 1
+    except ContractError as exc:
         print(f"tessera-lab: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -50,5 +59,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entrypoint() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point; a reader that goes away (``| head``) ends it quietly."""
+    try:
+        try:
+            code: int | str | None = main()
+        except SystemExit as exc:  # argparse's --help, --version and usage errors
+            code = exc.code
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Nobody reads stdout any more: discard what is still buffered and stop as SIGPIPE would.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 128 + signal.SIGPIPE
+    sys.exit(code)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from tessera_contracts import ManifestV1
-from tessera_lab.dataset import synth_dataset
-from tessera_lab.dataset.importers import detect_format, import_dataset
-from tessera_lab.dataset.tabular import ColumnMap
-from tessera_lab.dataset.validate import validate_dataset
+import tessera_lab as lab
 from tessera_lab.errors import DatasetError
+
+if TYPE_CHECKING:
+    from tessera_contracts import ManifestV1
 
 TEXT_ONLY = ("train_query", "eval_query", "train_weight", "eval_weight", "one_query")
 TABLE_ONLY = (
@@ -36,7 +35,7 @@ def _summary(out: Path, manifest: ManifestV1) -> str:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    manifest = synth_dataset(
+    manifest = lab.synth_dataset(
         args.out,
         rows=args.rows,
         queries=args.queries,
@@ -55,7 +54,7 @@ def _flag(name: str) -> str:
 
 
 def _import(args: argparse.Namespace) -> int:
-    fmt = detect_format(args.train) if args.format == "auto" else args.format
+    fmt = lab.detect_format(args.train) if args.format == "auto" else args.format
     common: dict[str, Any] = {
         "name": args.name,
         "families": args.families,
@@ -68,7 +67,7 @@ def _import(args: argparse.Namespace) -> int:
             raise DatasetError(f"{args.train}: {_flag(used[0])} applies to table input only")
         if args.category_col or args.snapshot_col:
             raise DatasetError(f"{args.train}: LibSVM text has no named columns")
-        manifest = import_dataset(
+        manifest = lab.import_dataset(
             args.out,
             train=args.train,
             eval=args.eval,
@@ -88,7 +87,7 @@ def _import(args: argparse.Namespace) -> int:
         for const, col in (("category", "category_col"), ("snapshot_pair", "snapshot_col")):
             if getattr(args, const) and getattr(args, col):
                 raise DatasetError(f"give {_flag(const)} or {_flag(col)}, not both")
-        columns = ColumnMap(
+        columns = lab.ColumnMap(
             query=args.query_col,
             label=args.label_col,
             candidate=args.candidate_col,
@@ -99,7 +98,7 @@ def _import(args: argparse.Namespace) -> int:
             snapshot_pair=args.snapshot_col,
             snapshot_pair_value=args.snapshot_pair or "static",
         )
-        manifest = import_dataset(
+        manifest = lab.import_dataset(
             args.out,
             train=args.train,
             eval=args.eval,
@@ -113,7 +112,7 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    problems = validate_dataset(args.path)
+    problems = lab.validate_dataset(args.path)
     if problems:
         for problem in problems:
             print(f"{args.path}: {problem}", file=sys.stderr)

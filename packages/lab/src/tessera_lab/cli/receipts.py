@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import tessera_lab as lab
 from tessera_contracts import ContractError
 from tessera_contracts.receipts import (
     add_drift_options,
@@ -24,14 +25,13 @@ from tessera_contracts.receipts import (
     render_summary_markdown,
     summarize_run,
 )
-from tessera_lab.receipts import run_receipts_dir
 
 
 def receipts_dir_of(target: Path, runs_dir: Path) -> Path:
     """A run directory (``report/receipts``), a run name under ``runs_dir``, or a receipts dir."""
     for candidate in (target, runs_dir / target):
-        if run_receipts_dir(candidate).is_dir():
-            return run_receipts_dir(candidate)
+        if lab.run_receipts_dir(candidate).is_dir():
+            return lab.run_receipts_dir(candidate)
     if target.is_dir():
         return target
     raise ContractError(

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
-from tessera_lab.runs import load_run
+import tessera_lab as lab
 
 
 def _report(args: argparse.Namespace) -> int:
-    load_run(args.run)  # fail fast on a non-run, before LightGBM and matplotlib load
-    from tessera_lab.report import report_run
-
-    table, paths = report_run(args.run, plots=not args.no_plots)
+    record = lab.load_run(args.run)  # fail fast on a non-run, before LightGBM and matplotlib load
+    table, paths = lab.report_run(args.run, plots=not args.no_plots)
+    if args.json:
+        result = {
+            "run": str(args.run),
+            "name": record.name,
+            "cell": record.cell,
+            "smoke": record.smoke,
+            "gate": record.gate.to_plain(),
+            "metrics": record.metrics.to_plain(),
+            "tuning": None if record.tuning is None else record.tuning.to_plain(),
+            "plots": [str(path) for path in paths],
+        }
+        print(json.dumps(result, indent=2, sort_keys=True))
+        return 0
     print(table)
     for path in paths:
         print(f"wrote {path}")
@@ -30,4 +42,5 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("run", type=Path, help="a run directory (runs/<name>)")
     parser.add_argument("--no-plots", action="store_true", help="print the table only")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(func=_report)

@@ -1,18 +1,17 @@
 """``tessera-lab train SPEC``: train a spec and write its run directories.
 
-LightGBM is imported only when the command runs, after the OpenMP wait policy default
-is set (see ``tessera_lab.threads``).
+LightGBM loads only once the spec and the dataset have passed their checks (inside
+``tessera_lab.train_run``), after ``tessera_lab.configure`` set the OpenMP wait policy.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 from typing import Any
 
-from tessera_lab.runs import load_run
-from tessera_lab.spec import load_spec
-from tessera_lab.threads import prefer_passive_wait
+import tessera_lab as lab
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,29 +22,45 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "--runs-dir", type=Path, default=Path("runs"), help="where run directories go (runs)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--json", action="store_true", help="print the runs written as one JSON document"
+    )
 
 
-def print_runs(paths: list[Path]) -> None:
-    """One line per run directory written: path, gate verdict, smoke flag."""
-    for path in paths:
-        record = load_run(path)
-        gate = record.gate
+def run_result(path: Path) -> dict[str, Any]:
+    """What a command reports about one run directory it wrote (the ``--json`` form)."""
+    record = lab.load_run(path)
+    return {
+        "run": str(path),
+        "name": record.name,
+        "cell": record.cell,
+        "smoke": record.smoke,
+        "model_sha256": record.model.sha256,
+        "gate": record.gate.to_plain(),
+        "best_params": None if record.tuning is None else dict(record.tuning.best_params),
+    }
+
+
+def print_runs(paths: list[Path], *, as_json: bool = False) -> None:
+    """One line per run directory written (path, gate verdict, smoke flag), or JSON."""
+    results = [run_result(path) for path in paths]
+    if as_json:
+        print(json.dumps({"runs": results}, indent=2, sort_keys=True))
+        return
+    for result in results:
+        gate = result["gate"]
         print(
-            f"wrote {path}: {gate.metric} {gate.model_value:.4f} vs baseline "
-            f"{gate.baseline_value:.4f} (lift {gate.lift:+.4f}) -> {gate.verdict}"
-            + (" [smoke]" if record.smoke else "")
+            f"wrote {result['run']}: {gate['metric']} {gate['model_value']:.4f} vs baseline "
+            f"{gate['baseline_value']:.4f} (lift {gate['lift']:+.4f}) -> {gate['verdict']}"
+            + (" [smoke]" if result["smoke"] else "")
         )
 
 
 def _train(args: argparse.Namespace) -> int:
-    prefer_passive_wait()
-    load_spec(args.spec)  # fail fast on a bad spec, before LightGBM is imported
-    from tessera_lab.training import train_run
-
-    paths = train_run(
+    paths = lab.train_run(
         args.spec, name=args.name, runs_dir=args.runs_dir, smoke=args.smoke, quiet=args.quiet
     )
-    print_runs(paths)
+    print_runs(paths, as_json=args.json)
     return 0
 
 

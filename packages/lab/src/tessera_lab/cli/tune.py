@@ -1,7 +1,8 @@
 """``tessera-lab tune SPEC``: run (or join, or resume) the spec's Optuna study, then retrain.
 
 Several ``tune`` processes on one storage share the study; ``--trials-only`` runs trials
-without retraining the best one (for extra workers).
+without retraining the best one (for extra workers). The best trial's parameters are
+printed as the study ends (see ``tessera_lab.Progress.best``).
 """
 
 from __future__ import annotations
@@ -9,21 +10,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+import tessera_lab as lab
 from tessera_lab.cli.train import add_run_arguments, print_runs
-from tessera_lab.errors import SpecError
-from tessera_lab.spec import load_spec
-from tessera_lab.threads import prefer_passive_wait
 
 
 def _tune(args: argparse.Namespace) -> int:
-    prefer_passive_wait()
-    if load_spec(args.spec).search is None:
-        raise SpecError(f"{args.spec}: search: the spec has no search block; use 'train'")
-    from tessera_lab.training import train_run
-    from tessera_lab.tuning import StudyOptions
-
-    options = StudyOptions(storage=args.storage, study_name=args.study, n_trials=args.n_trials)
-    paths = train_run(
+    options = lab.StudyOptions(storage=args.storage, study_name=args.study, n_trials=args.n_trials)
+    paths = lab.tune_run(
         args.spec,
         name=args.name,
         runs_dir=args.runs_dir,
@@ -31,9 +24,9 @@ def _tune(args: argparse.Namespace) -> int:
         study=options,
         retrain=not args.trials_only,
     )
-    if args.trials_only:
+    if args.trials_only and not args.json:
         print("trials done (no run written: --trials-only)")
-    print_runs(paths)
+    print_runs(paths, as_json=args.json)
     return 0
 
 

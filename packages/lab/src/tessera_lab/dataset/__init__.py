@@ -17,7 +17,7 @@ metadata key ``tessera.feature_schema``. Rows are numbered from 0 in error messa
 - ``validate_dataset``: every problem, with file, column and row.
 """
 
-from .checks import Problem
+from .checks import MAX_GRADE, Problem, label_rule
 from .columns import (
     BASE_SCORE,
     CANDIDATE_ID,
@@ -46,6 +46,7 @@ __all__ = [
     "LABEL",
     "LABEL_KINDS",
     "MANIFEST_FILE",
+    "MAX_GRADE",
     "QUERY_ID",
     "REQUIRED_COLUMNS",
     "ROW_GROUP_SIZE",
@@ -58,6 +59,7 @@ __all__ = [
     "import_dataset",
     "import_table",
     "import_text",
+    "label_rule",
     "load_family_mapping",
     "open_dataset",
     "synth_dataset",

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from .columns import (
     BASE_SCORE,
+    CANDIDATE_ID,
     CATEGORY,
     LABEL,
     QUERY_ID,
@@ -22,6 +23,16 @@ from .columns import (
     SNAPSHOT_PAIR,
     WEIGHT,
 )
+
+MAX_GRADE = 30
+"""Highest graded label: LightGBM's default ``label_gain`` covers grades 0..30 (lambdarank)."""
+
+
+def label_rule(labels: np.ndarray[Any, Any], label_kind: str) -> tuple[np.ndarray[Any, Any], str]:
+    """The one label rule (writer, ``validate``, training, receipts): bad rows' mask, rule text."""
+    if label_kind == "binary":
+        return (labels != 0) & (labels != 1), "0 or 1 (label_kind 'binary')"
+    return (labels < 0) | (labels > MAX_GRADE), f"a grade 0..{MAX_GRADE} (label_kind 'graded')"
 
 
 def one_line(exc: BaseException) -> str:
@@ -67,6 +78,7 @@ class RowChecker:
     snapshot_pairs: set[str] = field(default_factory=set)
     _seen_queries: set[object] = field(default_factory=set)
     _last_query: object = None
+    _carry: pa.Table | None = None  # the last query's (query, candidate, row) so far
 
     def check(self, batch: pa.RecordBatch) -> list[Problem]:
         """All problems in ``batch`` (at most one per check); advances the row counter."""
@@ -107,6 +119,8 @@ class RowChecker:
                 bucket.update(str(v) for v in pc.unique(values).to_pylist())
         if QUERY_ID in names and QUERY_ID not in nulls:
             problems.extend(self._contiguity(batch.column(QUERY_ID), offset))
+            if CANDIDATE_ID in names and CANDIDATE_ID not in nulls:
+                problems.extend(self._duplicates(batch, offset))
         return problems
 
     def _at(self, column: str, offset: int, row: int | None, message: str) -> Problem:
@@ -114,12 +128,8 @@ class RowChecker:
 
     def _labels(self, column: pa.Array[Any], offset: int) -> list[Problem]:
         labels = _values(column)
-        if self.label_kind == "binary":
-            row = _first_true((labels != 0) & (labels != 1))
-            expected = "0 or 1 (label_kind 'binary')"
-        else:
-            row = _first_true(labels < 0)
-            expected = "an integer grade >= 0 (label_kind 'graded')"
+        bad, expected = label_rule(labels, self.label_kind)
+        row = _first_true(bad)
         if row is None:
             return []
         return [self._at(LABEL, offset, row, f"expected {expected}, found {labels[row]}")]
@@ -146,6 +156,33 @@ class RowChecker:
             self._seen_queries.add(value)
         self._last_query = run_values[-1]
         return problems
+
+    def _duplicates(self, batch: pa.RecordBatch, offset: int) -> list[Problem]:
+        """The first (query, candidate) pair that occurs twice; queries may span batches."""
+        rows = pa.array(np.arange(offset, offset + batch.num_rows, dtype=np.int64))
+        keys = pa.table({"q": batch.column(QUERY_ID), "c": batch.column(CANDIDATE_ID), "row": rows})
+        if self._carry is not None and self._carry.schema == keys.schema:
+            keys = pa.concat_tables([self._carry, keys])
+        last = keys.column("q")[-1]
+        self._carry = keys.filter(_values(pc.equal(keys.column("q"), last)).astype(bool))
+        counts = keys.group_by(["q", "c"]).aggregate([("row", "list"), ("row", "max")])
+        lengths = _values(pc.list_value_length(counts.column("row_list")))
+        newest = _values(counts.column("row_max"))
+        repeated = counts.filter((lengths > 1) & (newest >= offset))  # not reported before
+        if repeated.num_rows == 0:
+            return []
+        first = min(repeated.to_pylist(), key=lambda item: sorted(item["row_list"])[1])
+        at = sorted(first["row_list"])
+        shown = ", ".join(map(str, at[:5])) + (", ..." if len(at) > 5 else "")
+        more = f"; {repeated.num_rows - 1} more repeated pairs" if repeated.num_rows > 1 else ""
+        return [
+            Problem(
+                f"query {first['q']!r}: candidate {first['c']!r} appears {len(at)} times "
+                f"(rows {shown}); a (query_id, candidate_id) pair must be unique{more}",
+                self.file,
+                CANDIDATE_ID,
+            )
+        ]
 
     @property
     def queries(self) -> int:

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import pyarrow as pa
 
 from tessera_contracts import FEATURE_SCHEMA_METADATA_KEY, compute_schema_sha
+from tessera_lab.errors import DatasetError
 
 QUERY_ID = "query_id"
 CANDIDATE_ID = "candidate_id"
@@ -46,7 +47,7 @@ FLOAT_COLUMNS = (BASE_SCORE, WEIGHT)
 def split_filename(split: str) -> str:
     """``train`` -> ``train.parquet``; rejects unknown splits."""
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}: expected one of {list(SPLITS)}")
+        raise DatasetError(f"unknown split {split!r}: expected one of {list(SPLITS)}")
     return f"{split}.parquet"
 
 
@@ -75,23 +76,23 @@ def feature_schema_metadata(feature_schema: Mapping[str, Sequence[str]]) -> byte
 
 
 def read_feature_schema_metadata(schema: pa.Schema, source: str) -> dict[str, list[str]]:
-    """Parse the feature schema a Parquet file carries; raise ``ValueError`` naming ``source``."""
+    """Parse the feature schema a Parquet file carries; raise ``DatasetError`` naming ``source``."""
     metadata = schema.metadata or {}
     raw = metadata.get(FEATURE_SCHEMA_METADATA_KEY.encode())
     if raw is None:
-        raise ValueError(
+        raise DatasetError(
             f"{source}: Arrow schema metadata has no {FEATURE_SCHEMA_METADATA_KEY!r} key"
         )
     try:
         value = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(
+        raise DatasetError(
             f"{source}: metadata {FEATURE_SCHEMA_METADATA_KEY!r} is not valid JSON: {exc}"
         ) from exc
     if not isinstance(value, dict) or not all(
         isinstance(cols, list) and all(isinstance(c, str) for c in cols) for cols in value.values()
     ):
-        raise ValueError(
+        raise DatasetError(
             f"{source}: metadata {FEATURE_SCHEMA_METADATA_KEY!r} must be a JSON object "
             "family -> list of column names"
         )

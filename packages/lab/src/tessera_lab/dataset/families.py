@@ -75,6 +75,6 @@ def resolve_families(
     if unmapped and not drop_unmapped:
         raise DatasetError(
             f"{source}: {len(unmapped)} feature column(s) are in no family, first "
-            f"{unmapped[0]!r}; map them or pass --drop-unmapped"
-        )
+            f"{unmapped[0]!r}; map them or drop unmapped columns"
+        ).fixed_by("drop_unmapped")
     return {family: list(columns) for family, columns in mapping.items()}

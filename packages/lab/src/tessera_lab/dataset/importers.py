@@ -77,8 +77,8 @@ def _groups(
     if not group_file.is_file():
         raise DatasetError(
             f"{scan.path}: no 'qid:' fields and no group file {group_file}; "
-            "pass one with --train-query / --eval-query (or --one-query)"
-        )
+            "give the split's group file, or make each split one query"
+        ).fixed_by("train_query", "eval_query", "one_query")
     sizes = read_side_file(group_file, scan.rows, "query")
     return np.repeat(np.arange(offset, offset + sizes.size, dtype=np.int64), sizes)
 
@@ -135,9 +135,9 @@ def import_text(
     )
     if base_score_col is not None and base_score_col not in names:
         raise DatasetError(
-            f"{scans[0].path}: --base-score-col {base_score_col!r} is not a feature column "
+            f"{scans[0].path}: base score column {base_score_col!r} is not a feature column "
             f"(they run f{first}..f{last})"
-        )
+        ).fixed_by("base_score_col")
     train_ids = _groups(scans[0], Path(train_query) if train_query else None, 0, one_query)
     offset = int(train_ids[-1]) + 1 if train_ids is not None else 0
     eval_ids = _groups(scans[1], Path(eval_query) if eval_query else None, offset, one_query)
@@ -274,5 +274,7 @@ def import_dataset(
             f"unknown import format {fmt!r}: expected auto, libsvm, dense, parquet, csv or tsv"
         )
     if columns is None:
-        raise DatasetError(f"{train}: table input needs --query-col and --label-col")
+        raise DatasetError(
+            f"{train}: table input needs a query column and a label column"
+        ).fixed_by("query_col", "label_col")
     return import_table(out_dir, train=train, eval=eval, columns=columns, **options)

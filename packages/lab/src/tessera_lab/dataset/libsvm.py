@@ -70,13 +70,14 @@ def _parse_pairs(path: Path, line_no: int, tokens: list[str]) -> tuple[list[int]
     indices, values = [], []
     for token in tokens:
         index, sep, value = token.partition(":")
+        bad = f"{path}:{line_no}: token {token!r} is not 'index:value'"
+        if not sep:
+            raise DatasetError(bad)
         try:
-            if not sep:
-                raise ValueError
             indices.append(int(index))
             values.append(float(value))
         except ValueError:
-            raise DatasetError(f"{path}:{line_no}: token {token!r} is not 'index:value'") from None
+            raise DatasetError(bad) from None
         if indices[-1] < 0:
             raise DatasetError(f"{path}:{line_no}: negative feature index in {token!r}")
     return indices, values

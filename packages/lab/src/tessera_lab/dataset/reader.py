@@ -40,7 +40,7 @@ class Dataset:
         """Path of ``train.parquet`` or ``eval.parquet``."""
         try:
             return self.path / split_filename(split)
-        except ValueError as exc:
+        except DatasetError as exc:
             raise DatasetError(f"{self.path}: {exc}") from exc
 
     def rows(self, split: str) -> int:
@@ -138,7 +138,7 @@ def verify_file(path: Path, manifest: ManifestV1, filename: str) -> None:
         )
     try:
         carried = read_feature_schema_metadata(schema, str(file))
-    except (ValueError, ContractError) as exc:
+    except (DatasetError, ContractError) as exc:
         raise DatasetError(str(exc)) from exc
     if carried != manifest.feature_schema:
         raise DatasetError(

@@ -52,6 +52,7 @@ CATEGORIES: dict[str, tuple[float, float]] = {
 SNAPSHOT_PAIRS: tuple[str, ...] = ("2023-01..2023-07", "2023-07..2024-01", "2024-01..2024-07")
 MIN_CANDIDATES, MAX_CANDIDATES, MEDIAN_CANDIDATES = 10, 500, 60
 CHUNK_ROWS = 64 * 1024
+TERMS, TERM_STEP = 100_000, 7_919  # candidate term ids; the step is coprime with TERMS
 EVAL_QUERY_ID_OFFSET = 1_000_000_000
 Arr = np.ndarray[Any, Any]
 
@@ -150,7 +151,7 @@ def _chunk(
     f32 = np.float32
     columns: dict[str, Any] = {
         QUERY_ID: (first_query_id + q).astype(np.int64),
-        CANDIDATE_ID: (depth.astype(np.int64) * 100_000 + rng.integers(0, 100_000, n)),
+        CANDIDATE_ID: _candidate_ids(rng.integers(0, TERMS, n), sizes, depth),
         LABEL: label,
         CATEGORY: pa.DictionaryArray.from_arrays(cat_q[q].astype(np.int32), names),
         SNAPSHOT_PAIR: pa.array(np.full(n, pair, dtype=object), pa.string()),
@@ -172,6 +173,19 @@ def _chunk(
         "tax_same_genus": same_genus.astype(f32),
     }
     return pa.RecordBatch.from_pydict(columns)
+
+
+def _candidate_ids(draws: Arr, sizes: Arr, depth: Arr) -> Arr:
+    """Term ids ``depth * TERMS + term``, distinct within each query.
+
+    A query's terms walk ``TERM_STEP`` apart (coprime with ``TERMS``) from its first row's
+    draw, so no two of its candidates share a term while queries stay under ``TERMS`` rows.
+    """
+    offsets = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    q = np.repeat(np.arange(len(sizes)), sizes)
+    position = np.arange(len(q)) - offsets[q]
+    terms = (draws[offsets][q] + position * TERM_STEP) % TERMS
+    return np.asarray(depth.astype(np.int64) * TERMS + terms, dtype=np.int64)
 
 
 def _split_budget(total: int, parts: int) -> list[int]:

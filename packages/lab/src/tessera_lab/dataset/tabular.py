@@ -101,8 +101,8 @@ def feature_candidates(
         ):
             raise DatasetError(
                 f"{path}: column {field.name!r} has type {dtype} and cannot be a feature; "
-                "exclude it with --exclude or map it to a required column"
-            )
+                "exclude it or map it to a required column"
+            ).fixed_by("exclude")
         out.append(field.name)
     return out
 

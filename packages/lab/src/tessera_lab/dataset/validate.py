@@ -7,8 +7,10 @@ stream over row groups reading only the columns they need.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -21,8 +23,9 @@ from tessera_contracts import (
 )
 from tessera_lab.errors import DatasetError
 
-from .checks import Problem, RowChecker, one_line
+from .checks import Problem, RowChecker, label_rule, one_line
 from .columns import (
+    LABEL,
     REQUIRED_COLUMNS,
     SPLITS,
     WEIGHT,
@@ -63,6 +66,9 @@ def _file_problems(root: Path, manifest: ManifestV1, filename: str) -> list[Prob
     if rows == 0:
         problems.append(Problem("the split has no rows", filename))
     schema = parquet.schema_arrow
+    duplicated = _duplicated_columns(schema, filename)
+    if duplicated:
+        return [*problems, *duplicated]  # the checks below look columns up by name
     expected = file_columns(manifest.feature_schema, has_weight=manifest.has_weight)
     for column in expected:
         if column not in schema.names:
@@ -85,11 +91,20 @@ def _file_problems(root: Path, manifest: ManifestV1, filename: str) -> list[Prob
     return problems
 
 
+def _duplicated_columns(schema: pa.Schema, filename: str) -> list[Problem]:
+    """A column name used more than once (Arrow allows it; the layout does not)."""
+    counts = Counter(schema.names)
+    return [
+        Problem(f"column name appears {counts[name]} times; names must be unique", filename, name)
+        for name in sorted(name for name, count in counts.items() if count > 1)
+    ]
+
+
 def _schema_problems(schema: pa.Schema, manifest: ManifestV1, filename: str) -> list[Problem]:
     """The feature schema carried in Arrow metadata, and both fingerprints recomputed from it."""
     try:
         carried = read_feature_schema_metadata(schema, filename)
-    except (ValueError, ContractError) as exc:
+    except (DatasetError, ContractError) as exc:
         return [Problem(str(exc))]
     problems = []
     if carried != manifest.feature_schema:
@@ -126,6 +141,8 @@ def _row_problems(root: Path, manifest: ManifestV1, filename: str) -> list[Probl
         return [Problem(f"not a readable Parquet file: {one_line(exc)}", filename)]
     wanted = [*REQUIRED_COLUMNS, WEIGHT] if manifest.has_weight else list(REQUIRED_COLUMNS)
     schema = parquet.schema_arrow
+    if _duplicated_columns(schema, filename):
+        return []  # reported by the file checks; rows cannot be read by column name
     columns = [c for c in wanted if c in schema.names and type_ok(c, schema.field(c).type)]
     checker = RowChecker(filename, manifest.label_kind)
     problems: list[Problem] = []
@@ -175,3 +192,20 @@ def validate_dataset(path: str | Path) -> list[Problem]:
         ):
             problems.extend(_row_problems(root, manifest, filename))
     return problems
+
+
+def count_bad_labels(path: str | Path, label_kind: str) -> tuple[int, str] | None:
+    """Rows of a split file whose label breaks the label rule, and the rule in words.
+
+    None when the file or its label column cannot be read (other checks report why).
+    """
+    try:
+        parquet = pq.ParquetFile(path, pre_buffer=False)
+        bad = 0
+        expected = label_rule(np.zeros(0, dtype=np.int64), label_kind)[1]
+        for batch in parquet.iter_batches(batch_size=ROW_GROUP_SIZE, columns=[LABEL]):
+            labels = np.asarray(batch.column(0).to_numpy(zero_copy_only=False))
+            bad += int(np.count_nonzero(label_rule(labels, label_kind)[0]))
+    except (OSError, KeyError, ValueError, pa.ArrowException):
+        return None
+    return bad, expected
