@@ -159,10 +159,70 @@ def test_rejects_an_unknown_tuning_field(run_record_data: Doc) -> None:
     reject(run_record_data, "field 'tuning.sampler'", "unknown field")
 
 
-@pytest.mark.parametrize("field", sorted(RunRecord.model_fields))
+OPTIONAL_FIELDS = ("validation", "evaluation")
+"""Added after run_format 1 shipped: run.json files written before them still load."""
+
+
+@pytest.mark.parametrize(
+    "field", sorted(f for f in RunRecord.model_fields if f not in OPTIONAL_FIELDS)
+)
 def test_every_field_is_required(run_record_data: Doc, field: str) -> None:
     del run_record_data[field]
     reject(run_record_data, f"field {field!r}", "required")
+
+
+def test_a_record_from_before_the_optional_fields_still_loads(run_record_data: Doc) -> None:
+    for field in OPTIONAL_FIELDS:
+        run_record_data.pop(field, None)
+    run_record_data["model"].pop("rounds", None)
+    record = validate_plain(RunRecord, run_record_data)
+    assert record.validation is None and record.evaluation is None
+    assert record.model.rounds is None
+
+
+VALIDATION: Doc = {
+    "method": "snapshot_pairs",
+    "snapshot_pairs": ["valid"],
+    "rows": 40,
+    "queries": 4,
+}
+EVALUATION: Doc = {
+    "ndcg_no_relevant": "zero",
+    "ndcg_gain": "linear",
+    "ndcg_short_queries": "exclude",
+    "splits": {"eval": {"queries": 7, "no_relevant": 2, "fewer_than_k": {"ndcg@10": 3}}},
+}
+
+
+def test_validation_and_evaluation_round_trip(run_record_data: Doc) -> None:
+    run_record_data.update(validation=VALIDATION, evaluation=EVALUATION)
+    run_record_data["model"]["rounds"] = run_record_data["model"]["num_trees"] + 20
+    record = validate_plain(RunRecord, run_record_data)
+    assert record.validation is not None and record.validation.rows == 40
+    assert record.evaluation is not None
+    assert record.evaluation.splits["eval"].fewer_than_k == {"ndcg@10": 3}
+    assert parse_json(RunRecord, to_json_text(record)) == record
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fragment"),
+    [
+        ("validation", {**VALIDATION, "method": "vali"}, "validation.method"),
+        ("validation", {**VALIDATION, "carve": 1.0}, "validation.carve"),
+        ("evaluation", {**EVALUATION, "ndcg_gain": "2^label"}, "evaluation.ndcg_gain"),
+        ("evaluation", {**EVALUATION, "splits": {"eval": {"queries": 1}}}, "no_relevant"),
+    ],
+)
+def test_rejects_bad_validation_or_evaluation(
+    run_record_data: Doc, field: str, value: Doc, fragment: str
+) -> None:
+    run_record_data[field] = value
+    reject(run_record_data, fragment)
+
+
+def test_rejects_fewer_rounds_than_trees(run_record_data: Doc) -> None:
+    run_record_data["model"]["rounds"] = run_record_data["model"]["num_trees"] - 1
+    reject(run_record_data, "model.num_trees", "exceeds model.rounds")
 
 
 @pytest.mark.parametrize("value", [0, 2, "1", None], ids=repr)

@@ -69,11 +69,14 @@ from ._recorder import (
 from ._run_record import (
     CategoryMetrics,
     DatasetRef,
+    EvaluationRef,
     Gate,
     Metrics,
     ModelEntry,
     RunRecord,
+    SplitQueryCounts,
     TuningSummary,
+    ValidationRef,
 )
 from ._run_report import RunReport, find_previous_run, write_run_report
 from ._summary import (
@@ -103,6 +106,7 @@ __all__ = [
     "DatasetRef",
     "DriftReport",
     "ErrorEntry",
+    "EvaluationRef",
     "FileEntry",
     "FileRef",
     "FileSet",
@@ -119,10 +123,12 @@ __all__ = [
     "RunRecord",
     "RunReport",
     "RunSummary",
+    "SplitQueryCounts",
     "StageDrift",
     "StageSummary",
     "TuningSummary",
     "Validation",
+    "ValidationRef",
     "__version__",
     "aggregate_sha256",
     "canonical_json",
