@@ -1,8 +1,9 @@
 """``train_run``: a training spec in, verified run directories out (DESIGN.md sections 4 and 5).
 
-Steps: load the spec; open the dataset with every hash and fingerprint verified; select
-the active families' columns by name; apply the protocol (snapshots, cells, weighting,
-a validation split carved from train by query); tune when the spec has a search; train;
+Steps: load the spec; check the run name; open the dataset with every hash and fingerprint
+verified; select the active families' columns by name; apply the protocol (snapshots,
+cells, weighting, the validation set: carved from train by query or named snapshot
+pairs); tune when the spec has a search; train;
 check that ``model.txt``'s own feature names are the recorded ones; evaluate on eval
 against the ``base_score`` ordering; decide the gate; write each run directory atomically.
 """
@@ -23,20 +24,30 @@ import numpy as np
 
 from tessera_contracts import (
     DatasetRef,
+    EvaluationRef,
     ModelEntry,
     RunRecord,
     TuningSummary,
+    ValidationRef,
     compute_feature_schema_sha,
     compute_schema_sha,
     to_json_text,
 )
+from tessera_lab.conventions import NdcgRule
 from tessera_lab.dataset import Dataset, open_dataset
 from tessera_lab.errors import SpecError, TrainingError
-from tessera_lab.evaluation import compare
+from tessera_lab.evaluation import compare, split_query_counts
 from tessera_lab.features import feature_names, select_feature_schema
 from tessera_lab.gate import decide
 from tessera_lab.progress import Progress
-from tessera_lab.protocol import Cell, build_cells, cell_dir_suffix, check_protocol, read_rows
+from tessera_lab.protocol import (
+    Cell,
+    build_cells,
+    cell_dir_suffix,
+    check_protocol,
+    read_rows,
+    training_pairs,
+)
 from tessera_lab.provenance import lab_producer
 from tessera_lab.receipts import recorded_training
 from tessera_lab.runs import (
@@ -93,6 +104,32 @@ class _Context:
     smoke: bool
     started: float
 
+    @property
+    def rule(self) -> NdcgRule:
+        return NdcgRule.from_spec(self.spec.evaluation.ndcg, self.spec.label_gain)
+
+
+def validation_ref(spec: Spec, cell: Cell) -> ValidationRef:
+    """What ``run.json`` says about the validation set early stopping looked at."""
+    if cell.valid is None:
+        return ValidationRef(method="none", rows=0, queries=0)
+    by_pairs = spec.validation.method == "snapshot_pairs"
+    return ValidationRef(
+        method=spec.validation.method,
+        carve=None if by_pairs else spec.validation.carve,
+        snapshot_pairs=spec.validation.snapshot_pairs if by_pairs else None,
+        rows=cell.valid.n,
+        queries=cell.valid.queries,
+    )
+
+
+def _evaluation_ref(ctx: _Context, cell: Cell) -> EvaluationRef:
+    splits = {"train": cell.train, "eval": cell.eval}
+    if cell.valid is not None:
+        splits["valid"] = cell.valid
+    counts = {k: split_query_counts(v.query_ids, v.label) for k, v in sorted(splits.items())}
+    return ctx.rule.record(counts)
+
 
 def _resolved_spec(spec: Spec, study: StudyResult | None) -> str:
     """The spec as run: defaults filled, dataset absolute, tuned params merged, no search."""
@@ -123,8 +160,9 @@ def _finish(ctx: _Context, name: str, cell: Cell, fit: Fit, study: StudyResult |
         cell.eval.base_score,
         binary=manifest.label_kind == "binary",
         weight=cell.eval.weight,
+        rule=ctx.rule,
     )
-    pairs = manifest.snapshot_pairs if spec.protocol.snapshots == "all" else spec.protocol.snapshots
+    pairs = training_pairs(ctx.dataset, spec)
     record = RunRecord(
         run_format=1,
         name=name,
@@ -152,6 +190,7 @@ def _finish(ctx: _Context, name: str, cell: Cell, fit: Fit, study: StudyResult |
             num_trees=final.num_trees(),
             best_iteration=fit.best_iteration,
             lightgbm_version=lgb.__version__,
+            rounds=fit.rounds,
         ),
         metrics=metrics,
         tuning=None if study is None else study.summary,
@@ -160,6 +199,8 @@ def _finish(ctx: _Context, name: str, cell: Cell, fit: Fit, study: StudyResult |
         license=spec.license,
         seed=spec.seed,
         duration_s=round(time.monotonic() - ctx.started, 3),
+        validation=validation_ref(spec, cell),
+        evaluation=_evaluation_ref(ctx, cell),
     )
     history = {
         "metric": spec.early_stopping.metric if spec.early_stopping else None,
@@ -198,16 +239,21 @@ def train_run(
     path = Path(spec_path)
     source = str(path)
     spec = load_spec(path)
+    base = check_run_name(name) if name is not None else default_run_name(path)
+    runs_root = Path(runs_dir)
+    if retrain and spec.protocol.cells == "pooled":
+        ensure_absent(runs_root, [base])  # before any work: reading, tuning, training
     dataset = open_dataset(spec.dataset, verify=True)
     check_protocol(dataset, spec, source)
     check_gate_metric(spec, dataset, source)
     schema = select_feature_schema(dataset.manifest, spec.feature_families, source)
     names = feature_names(schema)
-    base = check_run_name(name) if name is not None else default_run_name(path)
-    runs_root = Path(runs_dir)
-    train = read_rows(dataset, "train", spec, names)
+    train = read_rows(dataset, "train", spec, names, training_pairs(dataset, spec))
+    valid = None
+    if spec.validation.snapshot_pairs and spec.early_stopping is not None:
+        valid = read_rows(dataset, "train", spec, names, list(spec.validation.snapshot_pairs))
     eval_rows = read_rows(dataset, "eval", spec, names)
-    cells = build_cells(train, eval_rows, spec, smoke=smoke, where=source)
+    cells = build_cells(train, eval_rows, spec, smoke=smoke, where=source, valid=valid)
     run_names = cell_run_names(base, cells)
     if retrain:
         ensure_absent(runs_root, run_names)
@@ -232,8 +278,9 @@ def train_run(
             continue
         label = run_name if cell.name is not None else "train"
         fit = fit_cell(
-            cell, names, spec, overrides=overrides, smoke=smoke, progress=progress, label=label
-        )
+            cell, names, spec, overrides=overrides, smoke=smoke, progress=progress, label=label,
+            train_curve=True,
+        )  # fmt: skip
         outputs.append(_finish(ctx, run_name, cell, fit, result))
     return write_runs(runs_root, outputs) if retrain else []
 
