@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from tessera_lab.describe import describe_validation
 from tessera_lab.runs import load_run
 from tessera_lab.spec import load_spec
 from tessera_lab.threads import prefer_passive_wait
@@ -26,13 +27,14 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def print_runs(paths: list[Path]) -> None:
-    """One line per run directory written: path, gate verdict, smoke flag."""
+    """One line per run directory written: path, gate verdict, validation, smoke flag."""
     for path in paths:
         record = load_run(path)
         gate = record.gate
         print(
             f"wrote {path}: {gate.metric} {gate.model_value:.4f} vs baseline "
-            f"{gate.baseline_value:.4f} (lift {gate.lift:+.4f}) -> {gate.verdict}"
+            f"{gate.baseline_value:.4f} (lift {gate.lift:+.4f}) -> {gate.verdict}; "
+            + describe_validation(record)
             + (" [smoke]" if record.smoke else "")
         )
 
