@@ -159,7 +159,8 @@ def test_run_json_records_the_convention_and_per_split_counts(
         ({"params": {"label_gain": "0,1,x"}}, "params.label_gain: expected numbers"),
         ({"evaluation": {"ndcg": {"no_relevant": "none"}}},
          "evaluation.ndcg.no_relevant: Input should be 'one', 'zero' or 'exclude'"),
-        ({"evaluation": {"ndcg": {"short": "exclude"}}}, "evaluation.ndcg.short: unknown key 'short'"),
+        ({"evaluation": {"ndcg": {"short": "exclude"}}},
+         "evaluation.ndcg.short: unknown key 'short'"),
     ],
 )  # fmt: skip
 def test_bad_evaluation_block_is_one_line_from_the_cli(

@@ -21,6 +21,7 @@ Relative dataset paths resolve against the spec file's directory. Example::
         num_leaves: {type: int, low: 8, high: 128, log: true}
         learning_rate: {type: float, low: 0.01, high: 0.3, log: true}
       n_trials: 20
+      timeout_s: null                     # or a time budget in seconds (whichever ends first)
       sampler: {type: tpe}                # seed defaults to the spec's seed
       pruner: {type: median, n_startup_trials: 5, n_warmup_steps: 10}
       storage: null                       # default journal:<runs_dir>/.optuna/<study>.journal
@@ -178,6 +179,8 @@ class Search(_Strict):
 
     space: Annotated[dict[str, Dimension], Field(min_length=1)]
     n_trials: Annotated[int, Field(gt=0)] = 20
+    timeout_s: Annotated[float, Field(gt=0)] | None = None
+    """A time budget: no new trial starts after this many seconds (n_trials still caps)."""
     sampler: Sampler = Sampler()
     pruner: Pruner = Pruner()
     storage: str | None = None

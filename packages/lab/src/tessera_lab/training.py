@@ -72,16 +72,16 @@ def default_run_name(spec_path: Path) -> str:
     return f"{stem[:80]}-{stamp}-{os.urandom(2).hex()}"
 
 
-def cell_run_names(base: str, cells: list[Cell]) -> list[str]:
-    """``base`` for a pooled cell; ``base--<category>`` per category (made unique)."""
+def cell_run_names(base: str, cells: list[str | None]) -> list[str]:
+    """``base`` for a pooled cell (None); ``base--<category>`` per category (made unique)."""
     names: list[str] = []
     for cell in cells:
-        if cell.name is None:
+        if cell is None:
             names.append(base)
             continue
-        name = f"{base}--{cell_dir_suffix(cell.name)}"
+        name = f"{base}--{cell_dir_suffix(cell)}"
         if name in names:
-            name += "-" + hashlib.sha256(cell.name.encode()).hexdigest()[:6]
+            name += "-" + hashlib.sha256(cell.encode()).hexdigest()[:6]
         names.append(check_run_name(name[:128]))
     return names
 
@@ -219,6 +219,16 @@ def _finish(ctx: _Context, name: str, cell: Cell, fit: Fit, study: StudyResult |
     return RunFiles(name=name, files=files, report=report)
 
 
+def _check_names_free(runs_root: Path, base: str, spec: Spec) -> None:
+    """Fail early if a run directory this spec would write already exists (per-category
+    cells: the name of every category the manifest lists)."""
+    if spec.protocol.cells == "pooled":
+        ensure_absent(runs_root, [base])
+        return
+    categories = open_dataset(spec.dataset, verify=False).manifest.categories
+    ensure_absent(runs_root, cell_run_names(base, list(categories)))
+
+
 @recorded_training
 def train_run(
     spec_path: str | Path,
@@ -241,8 +251,8 @@ def train_run(
     spec = load_spec(path)
     base = check_run_name(name) if name is not None else default_run_name(path)
     runs_root = Path(runs_dir)
-    if retrain and spec.protocol.cells == "pooled":
-        ensure_absent(runs_root, [base])  # before any work: reading, tuning, training
+    if retrain:  # before any work (hashing, reading, tuning, training)
+        _check_names_free(runs_root, base, spec)
     dataset = open_dataset(spec.dataset, verify=True)
     check_protocol(dataset, spec, source)
     check_gate_metric(spec, dataset, source)
@@ -254,7 +264,7 @@ def train_run(
         valid = read_rows(dataset, "train", spec, names, list(spec.validation.snapshot_pairs))
     eval_rows = read_rows(dataset, "eval", spec, names)
     cells = build_cells(train, eval_rows, spec, smoke=smoke, where=source, valid=valid)
-    run_names = cell_run_names(base, cells)
+    run_names = cell_run_names(base, [cell.name for cell in cells])
     if retrain:
         ensure_absent(runs_root, run_names)
     from tessera_lab.booster import fit_cell  # imports LightGBM: only after the checks above

@@ -42,6 +42,7 @@ class StudyOptions:
     storage: str | None = None
     study_name: str | None = None
     n_trials: int | None = None
+    timeout_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,8 @@ class StudyResult:
 def default_study_name(spec: Spec, spec_path: Path, manifest_sha256: str, cell: str | None) -> str:
     """``<spec stem>-<hash>``: the same spec on the same data joins the same study."""
     plain = spec.model_dump(mode="json")
-    plain["search"] = {k: v for k, v in plain["search"].items() if k not in ("n_trials", "storage")}
+    budget = ("n_trials", "timeout_s", "storage")  # how long and where, not which study
+    plain["search"] = {k: v for k, v in plain["search"].items() if k not in budget}
     plain["dataset"] = manifest_sha256
     digest = hashlib.sha256(canonical_json(plain)).hexdigest()[:10]
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", spec_path.stem).strip("-._") or "study"
@@ -165,7 +167,12 @@ def run_study(
     finished = len(study.get_trials(deepcopy=False, states=FINISHED))
     if finished < n_trials:
         stop = optuna.study.MaxTrialsCallback(n_trials, states=FINISHED)
-        study.optimize(objective, n_trials=n_trials - finished, callbacks=[stop, show])
+        study.optimize(
+            objective,
+            n_trials=n_trials - finished,
+            timeout=options.timeout_s or search.timeout_s,
+            callbacks=[stop, show],
+        )
     if progress is not None:
         progress.done()
     return _result(study, url, metric, direction)
