@@ -6,11 +6,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from tessera_lab.runs import load_run
+from tessera_lab.runs import load_run, run_set
 
 
 def _report(args: argparse.Namespace) -> int:
-    load_run(args.run)  # fail fast on a non-run, before LightGBM and matplotlib load
+    for path in run_set(args.run):  # fail fast on a non-run, before LightGBM and matplotlib
+        load_run(path)
     from tessera_lab.report import report_run
 
     table, paths = report_run(args.run, plots=not args.no_plots)
@@ -28,6 +29,10 @@ def add_parser(subparsers: Any) -> None:
         description="Print model vs baseline metrics (overall, per category) and write PNG "
         "plots under RUN/report/.",
     )
-    parser.add_argument("run", type=Path, help="a run directory (runs/<name>)")
+    parser.add_argument(
+        "run",
+        type=Path,
+        help="a run directory (runs/<name>), or runs/<name> of a per_category spec (its cells)",
+    )
     parser.add_argument("--no-plots", action="store_true", help="print the table only")
     parser.set_defaults(func=_report)
