@@ -161,6 +161,8 @@ def test_run_json_records_the_convention_and_per_split_counts(
          "evaluation.ndcg.no_relevant: Input should be 'one', 'zero' or 'exclude'"),
         ({"evaluation": {"ndcg": {"short": "exclude"}}},
          "evaluation.ndcg.short: unknown key 'short'"),
+        ({"params": {"label_gain": [0, 1]}},
+         "params.label_gain: 2 gains cover labels 0..1, but the "),
     ],
 )  # fmt: skip
 def test_bad_evaluation_block_is_one_line_from_the_cli(

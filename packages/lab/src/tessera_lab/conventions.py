@@ -15,7 +15,7 @@ from typing import Any, Literal
 import numpy as np
 
 from tessera_contracts import EvaluationRef, SplitQueryCounts
-from tessera_lab.errors import DatasetError
+from tessera_lab.errors import DatasetError, SpecError
 from tessera_lab.spec_sections import Gain, NdcgConvention, NoRelevant
 
 Arr = np.ndarray[Any, Any]
@@ -75,6 +75,24 @@ class NdcgRule:
             label_gain=None if self.label_gain is None else list(self.label_gain),
             ndcg_short_queries=self.short_queries,
             splits=splits,
+        )
+
+
+def check_label_gain(
+    table: Sequence[float] | None, labels_by_split: dict[str, Arr], where: str
+) -> None:
+    """Every label needs an entry in ``params.label_gain`` (LightGBM trains with it)."""
+    if table is None:
+        return
+    largest = {split: int(np.max(v)) for split, v in labels_by_split.items() if len(v)}
+    if not largest:
+        return
+    split = max(largest, key=lambda name: largest[name])
+    if largest[split] >= len(table):
+        raise SpecError(
+            f"{where}: params.label_gain: {len(table)} gains cover labels 0..{len(table) - 1}, "
+            f"but the {split} split has label {largest[split]}; give one gain per label up to "
+            f"{largest[split]}"
         )
 
 

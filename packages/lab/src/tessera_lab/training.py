@@ -33,7 +33,7 @@ from tessera_contracts import (
     compute_schema_sha,
     to_json_text,
 )
-from tessera_lab.conventions import NdcgRule
+from tessera_lab.conventions import NdcgRule, check_label_gain
 from tessera_lab.dataset import Dataset, open_dataset
 from tessera_lab.errors import SpecError, TrainingError
 from tessera_lab.evaluation import compare, split_query_counts
@@ -59,6 +59,7 @@ from tessera_lab.runs import (
     write_runs,
 )
 from tessera_lab.spec import Spec, load_spec
+from tessera_lab.spec_sections import parse_label_gain
 
 if TYPE_CHECKING:  # LightGBM and optuna load only once the spec and dataset have passed
     from tessera_lab.booster import Fit
@@ -263,6 +264,10 @@ def train_run(
     if spec.validation.snapshot_pairs and spec.early_stopping is not None:
         valid = read_rows(dataset, "train", spec, names, list(spec.validation.snapshot_pairs))
     eval_rows = read_rows(dataset, "eval", spec, names)
+    labels = {"train": train.label, "eval": eval_rows.label}
+    if valid is not None:
+        labels["valid"] = valid.label
+    check_label_gain(parse_label_gain(spec.params.get("label_gain")), labels, source)
     cells = build_cells(train, eval_rows, spec, smoke=smoke, where=source, valid=valid)
     run_names = cell_run_names(base, [cell.name for cell in cells])
     if retrain:
