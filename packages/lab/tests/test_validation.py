@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import pytest
 
 from tessera_contracts import load_run_record
-from tessera_lab.dataset import open_dataset
+from tessera_lab.dataset import open_dataset, write_dataset
 from tessera_lab.training import train_run
 
 SpecFactory = Callable[..., Path]
@@ -165,4 +165,33 @@ def test_bad_validation_is_one_line_from_the_cli(
     expected = message.replace("['P']", json.dumps([pairs[0]]).replace('"', "'"))
     assert expected in lines[0], lines[0]
     assert str(spec) in lines[0]
+    assert not runs.exists()
+
+
+def test_a_cell_without_rows_in_the_validation_pair_is_one_line(
+    graded_dataset: Path, make_spec: SpecFactory, run_cli: CliRunner, tmp_path: Path
+) -> None:
+    source = open_dataset(graded_dataset)
+    newest = source.manifest.snapshot_pairs[-1]
+    train = source.read("train")
+    gone = pc.and_(
+        pc.equal(train.column("snapshot_pair"), newest), pc.equal(train.column("category"), "BPO")
+    )
+    target = tmp_path / "gap"
+    write_dataset(
+        target, name="gap", train=train.filter(pc.invert(gone)), eval=source.read("eval"),
+        feature_schema=source.manifest.feature_schema, label_kind="graded",
+    )  # fmt: skip
+    spec = make_spec(
+        target,
+        protocol={"cells": "per_category"},
+        early_stopping=STOPPING,
+        validation={"snapshot_pairs": [newest]},
+    )
+    runs = tmp_path / "runs"
+    result = run_cli("train", spec, "--name", "gap", "--runs-dir", runs)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert f"{spec} (category 'BPO'): validation.snapshot_pairs ['{newest}'] hold no " in lines[0]
     assert not runs.exists()

@@ -179,3 +179,32 @@ def test_a_training_row_in_the_validation_pair_is_refused(tmp_path: Path) -> Non
         out,
     )  # fmt: skip
     assert "--valid-query applies to LibSVM text only" in table_error
+
+
+def test_side_files_and_columns_must_match_the_training_file(
+    tmp_path: Path, fold: dict[str, Path]
+) -> None:
+    out = tmp_path / "ds"
+    for name in ("train", "eval"):
+        rows = len(fold[name].read_text().splitlines())
+        Path(f"{fold[name]}.weight").write_text("1.0\n" * rows, encoding="utf-8")
+    error = one_line_error(
+        run("dataset", "import", out, "--train", fold["train"], "--eval", fold["eval"],
+            "--valid", fold["valid"]),
+        out,
+    )  # fmt: skip
+    assert f"train.txt: has a weight file but {fold['valid']} has none" in error
+
+    def table(path: Path, feature: str) -> Path:
+        pacsv.write_csv(pa.table({"q": [1, 1], "y": [1, 0], feature: [0.1, 0.2]}), path)
+        return path
+
+    error = one_line_error(
+        run(
+            "dataset", "import", out, "--train", table(tmp_path / "t.csv", "x"),
+            "--eval", table(tmp_path / "e.csv", "x"), "--valid", table(tmp_path / "v.csv", "z"),
+            "--query-col", "q", "--label-col", "y",
+        ),
+        out,
+    )  # fmt: skip
+    assert "v.csv: feature columns differ from" in error
