@@ -230,6 +230,22 @@ def _check_names_free(runs_root: Path, base: str, spec: Spec) -> None:
     ensure_absent(runs_root, cell_run_names(base, list(categories)))
 
 
+def _read_cells(
+    dataset: Dataset, spec: Spec, names: list[str], source: str, *, smoke: bool
+) -> list[Cell]:
+    """The rows of every booster: training pairs, validation pairs (when named), eval."""
+    train = read_rows(dataset, "train", spec, names, training_pairs(dataset, spec))
+    valid = None
+    if spec.validation.snapshot_pairs and spec.early_stopping is not None:
+        valid = read_rows(dataset, "train", spec, names, list(spec.validation.snapshot_pairs))
+    eval_rows = read_rows(dataset, "eval", spec, names)
+    labels = {"train": train.label, "eval": eval_rows.label}
+    if valid is not None:
+        labels["valid"] = valid.label
+    check_label_gain(parse_label_gain(spec.params.get("label_gain")), labels, source)
+    return build_cells(train, eval_rows, spec, smoke=smoke, where=source, valid=valid)
+
+
 @recorded_training
 def train_run(
     spec_path: str | Path,
@@ -259,16 +275,7 @@ def train_run(
     check_gate_metric(spec, dataset, source)
     schema = select_feature_schema(dataset.manifest, spec.feature_families, source)
     names = feature_names(schema)
-    train = read_rows(dataset, "train", spec, names, training_pairs(dataset, spec))
-    valid = None
-    if spec.validation.snapshot_pairs and spec.early_stopping is not None:
-        valid = read_rows(dataset, "train", spec, names, list(spec.validation.snapshot_pairs))
-    eval_rows = read_rows(dataset, "eval", spec, names)
-    labels = {"train": train.label, "eval": eval_rows.label}
-    if valid is not None:
-        labels["valid"] = valid.label
-    check_label_gain(parse_label_gain(spec.params.get("label_gain")), labels, source)
-    cells = build_cells(train, eval_rows, spec, smoke=smoke, where=source, valid=valid)
+    cells = _read_cells(dataset, spec, names, source, smoke=smoke)
     run_names = cell_run_names(base, [cell.name for cell in cells])
     if retrain:
         ensure_absent(runs_root, run_names)
