@@ -8,12 +8,13 @@ trained on: an imported validation file, or the newest pair for time-ordered val
 ``evaluation.ndcg`` records the NDCG convention of the lab's own metrics:
 
 - ``no_relevant``: a query without a relevant row scores ``one`` (LightGBM, XGBoost),
-  ``zero`` (LETOR 4.0's evaluation script) or is ``exclude``\\ d from the mean;
+  ``zero`` (LETOR 4.0's evaluation script) or is left out (``exclude``);
 - ``gain``: ``exponential`` (``2^label - 1``, LightGBM's default), ``linear`` (the label)
   or ``label_gain`` (the table in ``params.label_gain``, as LightGBM trains with it); by
   default ``label_gain`` when the params set one, else ``exponential``;
 - ``short_queries``: a query with fewer than k rows counts at NDCG@k over the rows it
-  has (``truncate``, LightGBM and LETOR) or is ``exclude``\\ d from NDCG@k.
+  has (``truncate``, as LightGBM does) or is left out of NDCG@k
+  (``exclude``).
 """
 
 from __future__ import annotations
