@@ -230,3 +230,33 @@ def test_a_published_fold_protocol_gives_raw_lightgbms_model(
     for k in (1, 3, 5):
         expected = evaluated["test"][f"ndcg@{k}"][-1]
         assert record.metrics.eval[f"ndcg@{k}"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_the_fold_protocol_from_the_shell(rank_fold: Path, tmp_path: Path, tessera: Any) -> None:
+    """The researcher's path: ``dataset import --valid``, one spec, ``train``, ``report``."""
+    tessera(
+        tmp_path, "tessera-lab", "dataset", "import", "fold",
+        "--train", str(rank_fold / "rank.train"), "--valid", str(rank_fold / "rank.vali"),
+        "--eval", str(rank_fold / "rank.test"),
+    )  # fmt: skip
+    write_spec(
+        tmp_path / "fold.yaml",
+        Path("fold"),
+        num_boost_round=400,
+        early_stopping={"rounds": 15, "metric": "ndcg@5"},
+        validation={"snapshot_pairs": ["valid"]},
+    )
+    result = tessera(tmp_path, "tessera-lab", "train", "fold.yaml", "--name", "f")
+    raw, _ = raw_early_stopped(rank_fold, 5, 400, 15)
+    vali_sizes = [int(n) for n in (rank_fold / "rank.vali.query").read_text().split()]
+    assert (
+        f"validation snapshot pairs valid ({sum(vali_sizes)} rows, {len(vali_sizes)} queries); "
+        f"best iteration {raw.best_iteration} of {raw.best_iteration + 15} rounds"
+    ) in result.stdout
+    ours = lgb.Booster(model_file=str(tmp_path / "runs" / "f" / "model.txt"))
+    x = np.random.default_rng(0).random((50, 300))
+    np.testing.assert_array_equal(ours.predict(x), raw.predict(np.column_stack([x[:, :1] * 0, x])))
+    report = tessera(tmp_path, "tessera-lab", "report", "runs/f", "--no-plots")
+    assert f"best iteration {raw.best_iteration} of {raw.best_iteration + 15} rounds" in (
+        report.stdout
+    )
