@@ -86,8 +86,12 @@ def _counts_line(record: RunRecord) -> str | None:
         return None
     parts = []
     for split, c in sorted(record.evaluation.splits.items()):
-        short = ", ".join(f"<{k.partition('@')[2]} rows: {n}" for k, n in c.fewer_than_k.items())
-        parts.append(f"{split} {c.queries} ({c.no_relevant} without a relevant row; {short})")
+        by_k = sorted((int(k.partition("@")[2]), n) for k, n in c.fewer_than_k.items())
+        short = ", ".join(f"k={k} {n}" for k, n in by_k)
+        parts.append(
+            f"{split} {c.queries} ({c.no_relevant} without a relevant row; fewer than k rows: "
+            f"{short})"
+        )
     return "queries: " + "; ".join(parts)
 
 
