@@ -57,6 +57,9 @@ def test_time_ordered_validation_is_one_spec_line(
         f"{record.model.best_iteration} of {record.model.rounds} rounds"
     )
     assert line in result.stdout, result.stdout
+    [again] = train_run(spec, name="t2", runs_dir=tmp_path / "runs", quiet=True)
+    first = (tmp_path / "runs" / "t" / "model.txt").read_bytes()
+    assert (again / "model.txt").read_bytes() == first  # same spec, data, seed: same bytes
 
 
 def test_per_category_cells_validate_on_their_category_of_the_pair(
