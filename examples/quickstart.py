@@ -42,7 +42,8 @@ protocol: {cells: pooled, snapshots: all}
 weighting: none
 params: {learning_rate: 0.08, num_leaves: 31, min_data_in_leaf: 20}
 num_boost_round: 200
-early_stopping: {rounds: 20, valid_fraction: 0.2, metric: ndcg@10}
+early_stopping: {rounds: 20, metric: ndcg@10}
+validation: {carve: 0.2}
 seed: 7
 num_threads: 1
 gate: {metric: ndcg@10, min_lift: 0.02}

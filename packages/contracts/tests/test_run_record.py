@@ -159,7 +159,7 @@ def test_rejects_an_unknown_tuning_field(run_record_data: Doc) -> None:
     reject(run_record_data, "field 'tuning.sampler'", "unknown field")
 
 
-OPTIONAL_FIELDS = ("engine",)
+OPTIONAL_FIELDS = ("engine", "validation", "evaluation")
 """Added after run_format 1 shipped: run.json files written before them still load."""
 
 
@@ -188,6 +188,38 @@ def test_engine_round_trips(run_record_data: Doc, engine: Doc) -> None:
     run_record_data["engine"] = engine
     record = validate_plain(RunRecord, run_record_data)
     assert record.engine is not None and record.engine.to_plain() == engine
+
+
+def test_a_record_from_before_the_optional_fields_still_loads(run_record_data: Doc) -> None:
+    for field in OPTIONAL_FIELDS:
+        run_record_data.pop(field, None)
+    run_record_data["model"].pop("rounds", None)
+    record = validate_plain(RunRecord, run_record_data)
+    assert record.validation is None and record.evaluation is None
+    assert record.model.rounds is None
+
+
+VALIDATION: Doc = {
+    "method": "snapshot_pairs",
+    "snapshot_pairs": ["valid"],
+    "rows": 40,
+    "queries": 4,
+}
+EVALUATION: Doc = {
+    "ndcg_no_relevant": "zero",
+    "ndcg_gain": "linear",
+    "ndcg_short_queries": "exclude",
+    "splits": {"eval": {"queries": 7, "no_relevant": 2, "fewer_than_k": {"ndcg@10": 3}}},
+}
+
+
+def test_validation_and_evaluation_round_trip(run_record_data: Doc) -> None:
+    run_record_data.update(validation=VALIDATION, evaluation=EVALUATION)
+    run_record_data["model"]["rounds"] = run_record_data["model"]["num_trees"] + 20
+    record = validate_plain(RunRecord, run_record_data)
+    assert record.validation is not None and record.validation.rows == 40
+    assert record.evaluation is not None
+    assert record.evaluation.splits["eval"].fewer_than_k == {"ndcg@10": 3}
     assert parse_json(RunRecord, to_json_text(record)) == record
 
 
@@ -205,6 +237,27 @@ def test_engine_round_trips(run_record_data: Doc, engine: Doc) -> None:
 def test_rejects_a_bad_engine(run_record_data: Doc, engine: Doc, fragment: str) -> None:
     run_record_data["engine"] = engine
     reject(run_record_data, fragment)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "fragment"),
+    [
+        ("validation", {**VALIDATION, "method": "vali"}, "validation.method"),
+        ("validation", {**VALIDATION, "carve": 1.0}, "validation.carve"),
+        ("evaluation", {**EVALUATION, "ndcg_gain": "2^label"}, "evaluation.ndcg_gain"),
+        ("evaluation", {**EVALUATION, "splits": {"eval": {"queries": 1}}}, "no_relevant"),
+    ],
+)
+def test_rejects_bad_validation_or_evaluation(
+    run_record_data: Doc, field: str, value: Doc, fragment: str
+) -> None:
+    run_record_data[field] = value
+    reject(run_record_data, fragment)
+
+
+def test_rejects_fewer_rounds_than_trees(run_record_data: Doc) -> None:
+    run_record_data["model"]["rounds"] = run_record_data["model"]["num_trees"] - 1
+    reject(run_record_data, "model.num_trees", "exceeds model.rounds")
 
 
 @pytest.mark.parametrize("value", [0, 2, "1", None], ids=repr)

@@ -39,6 +39,7 @@ def test_report_of_a_tuned_per_category_run(
     names = sorted(p.name for p in paths)
     assert names == [
         "importance_by_family.png",
+        "importance_by_feature.png",
         "learning_curve.png",
         "lift_by_category.png",
         "tuning_history.png",

@@ -42,6 +42,39 @@ class ModelEntry(StrictModel):
     num_trees: Annotated[int, Field(ge=0)]
     best_iteration: Annotated[int, Field(ge=0)]
     lightgbm_version: Annotated[str, Field(min_length=1)]
+    rounds: Annotated[int | None, Field(ge=0)] = None
+    """Boosting rounds run (early stopping keeps the first ``best_iteration`` of them)."""
+
+
+class ValidationRef(StrictModel):
+    """Where early stopping looked: a seeded carve of training queries, named snapshot
+    pairs of the train split (never trained on), or nothing (``early_stopping: null``)."""
+
+    method: Literal["carve", "snapshot_pairs", "none"]
+    carve: Annotated[float | None, Field(gt=0, lt=1)] = None
+    snapshot_pairs: list[str] | None = None
+    rows: Annotated[int, Field(ge=0)]
+    queries: Annotated[int, Field(ge=0)]
+
+
+class SplitQueryCounts(StrictModel):
+    """The queries of one split that NDCG conventions disagree on."""
+
+    queries: Annotated[int, Field(ge=0)]
+    no_relevant: Annotated[int, Field(ge=0)]
+    """Queries without a row of label > 0."""
+    fewer_than_k: dict[str, Annotated[int, Field(ge=0)]]
+    """``ndcg@k`` -> queries with fewer than k rows."""
+
+
+class EvaluationRef(StrictModel):
+    """The NDCG convention of the run's metrics, and per split how many queries it touches."""
+
+    ndcg_no_relevant: Literal["one", "zero", "exclude"]
+    ndcg_gain: Literal["exponential", "linear", "label_gain"]
+    label_gain: list[Annotated[float, Field(ge=0)]] | None = None
+    ndcg_short_queries: Literal["truncate", "exclude"]
+    splits: dict[str, SplitQueryCounts]
 
 
 class CategoryMetrics(StrictModel):
@@ -178,6 +211,8 @@ class RunRecord(StrictModel):
     seed: int
     duration_s: Annotated[float, Field(ge=0)]
     engine: EngineRef | None = None
+    validation: ValidationRef | None = None
+    evaluation: EvaluationRef | None = None
     """Added after run_format 1 shipped (older run.json files have none); always written."""
 
     @field_validator("feature_schema")
@@ -203,6 +238,11 @@ class RunRecord(StrictModel):
             extra = sorted(set(self.feature_names) - schema_columns)
             raise ContractError(
                 f"feature_names do not match feature_schema: missing {missing!r}, extra {extra!r}"
+            )
+        rounds = self.model.rounds
+        if rounds is not None and self.model.num_trees > rounds:
+            raise ContractError(
+                f"model.num_trees {self.model.num_trees} exceeds model.rounds {rounds}"
             )
         if self.model.best_iteration > self.model.num_trees:
             raise ContractError(

@@ -24,13 +24,15 @@ if TYPE_CHECKING:
     from tessera_lab.dataset.synth import synth_dataset
     from tessera_lab.dataset.tabular import ColumnMap
     from tessera_lab.dataset.validate import validate_dataset
+    from tessera_lab.dataset.validfile import DEFAULT_VALID_PAIR, ValidInput
     from tessera_lab.dataset.writer import write_dataset
+    from tessera_lab.describe import describe_validation
     from tessera_lab.errors import DatasetError, LabError, SpecError, TrainingError
     from tessera_lab.evaluation import compare, ranking_metrics
     from tessera_lab.progress import Progress
     from tessera_lab.receipts import run_receipts_dir
     from tessera_lab.report import metrics_table, report_run
-    from tessera_lab.runs import load_run
+    from tessera_lab.runs import load_run, run_set
     from tessera_lab.spec import Spec, TrainingProtocol, load_spec, parse_spec
     from tessera_lab.training import train_run, tune_run
     from tessera_lab.tuning import StudyOptions
@@ -38,6 +40,10 @@ if TYPE_CHECKING:
 # Public name -> the module that defines it. Kept in step with the TYPE_CHECKING block and
 # ``__all__`` by tests/test_public_api.py.
 _EXPORTS: dict[str, str] = {
+    "run_set": "tessera_lab.runs",
+    "describe_validation": "tessera_lab.describe",
+    "DEFAULT_VALID_PAIR": "tessera_lab.dataset.validfile",
+    "ValidInput": "tessera_lab.dataset.validfile",
     "ColumnMap": "tessera_lab.dataset.tabular",
     "Dataset": "tessera_lab.dataset.reader",
     "DatasetError": "tessera_lab.errors",
@@ -70,6 +76,7 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "DEFAULT_VALID_PAIR",
     "ColumnMap",
     "Dataset",
     "DatasetError",
@@ -81,9 +88,11 @@ __all__ = [
     "StudyOptions",
     "TrainingError",
     "TrainingProtocol",
+    "ValidInput",
     "__version__",
     "compare",
     "configure",
+    "describe_validation",
     "detect_format",
     "import_dataset",
     "load_family_mapping",
@@ -95,6 +104,7 @@ __all__ = [
     "ranking_metrics",
     "report_run",
     "run_receipts_dir",
+    "run_set",
     "synth_dataset",
     "train_run",
     "tune_run",

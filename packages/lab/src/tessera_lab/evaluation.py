@@ -4,9 +4,10 @@ Definitions (the same for the model's scores and for the ``base_score`` ordering
 
 - Rows of one query are contiguous. Within a query rows are ranked by score, highest
   first; ties keep the original row order (stable), as LightGBM's own metrics do.
-- ``ndcg@k``: LightGBM's definition. DCG@k = sum over the top min(k, n) ranks of
-  (2^label - 1) / log2(rank + 1); NDCG = DCG / ideal DCG. A query with no relevant row
-  (ideal DCG 0) scores 1, as in LightGBM. The mean over queries is unweighted.
+- ``ndcg@k``: LightGBM's definition by default. DCG@k = sum over the top min(k, n) ranks
+  of gain(label) / log2(rank + 1); NDCG = DCG / ideal DCG. A query with no relevant row
+  (ideal DCG 0) scores 1, as in LightGBM. The mean over queries is unweighted. The gain,
+  the no-relevant score and short queries follow an ``NdcgRule`` (``conventions``).
 - Relevant means ``label > 0``. ``map`` is the mean over queries of average precision
   (precision at each relevant rank, averaged over the query's relevant rows); ``mrr`` the
   mean reciprocal rank of the first relevant row. Queries with no relevant row score 1
@@ -30,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from tessera_contracts import CategoryMetrics, Metrics
+from tessera_contracts import CategoryMetrics, Metrics, SplitQueryCounts
+from tessera_lab.conventions import NdcgRule, mean_or_none, query_counts
 from tessera_lab.errors import DatasetError
 
 Arr = np.ndarray[Any, Any]
@@ -60,7 +62,10 @@ class Queries:
     every set of scores evaluated on these queries (the model's and the baseline's).
     """
 
-    def __init__(self, starts: Arr, label: Arr, weight: Arr | None = None) -> None:
+    def __init__(
+        self, starts: Arr, label: Arr, weight: Arr | None = None, rule: NdcgRule | None = None
+    ) -> None:
+        self.rule = rule or NdcgRule()
         self.n = len(label)
         self.starts = starts
         self.label = np.asarray(label, dtype=np.float64)
@@ -69,14 +74,17 @@ class Queries:
         self.position = np.arange(self.n, dtype=np.int64) - starts[self.group]
         self.relevant = self.label > 0
         self.n_relevant = np.add.reduceat(self.relevant.astype(np.float64), starts)
-        self.gains = np.exp2(self.label) - 1.0
+        self.gains = self.rule.gains(self.label)
+        self.sizes = np.diff(np.append(starts, self.n))
         self.discount = 1.0 / np.log2(self.position + 2.0)
         self._ideal: dict[int, Arr] = {}
 
     @classmethod
-    def from_ids(cls, query_ids: Arr, label: Arr, weight: Arr | None = None) -> Queries:
+    def from_ids(
+        cls, query_ids: Arr, label: Arr, weight: Arr | None = None, rule: NdcgRule | None = None
+    ) -> Queries:
         """Group rows by runs of equal query ids."""
-        return cls(query_starts(np.asarray(query_ids)), label, weight)
+        return cls(query_starts(np.asarray(query_ids)), label, weight, rule)
 
     @property
     def count(self) -> int:
@@ -113,9 +121,16 @@ def ndcg_at(
     out = {}
     for k in cutoffs:
         dcg, idcg = queries.dcg(ranked, k), queries.ideal_dcg(k)
-        safe = np.where(idcg > 0, idcg, 1.0)
-        out[f"ndcg@{k}"] = np.where(idcg > 0, dcg / safe, 1.0)
+        out[f"ndcg@{k}"] = queries.rule.finish(dcg, idcg, queries.sizes, k)
     return out
+
+
+def split_query_counts(
+    query_ids: Arr, label: Arr, cutoffs: tuple[int, ...] = NDCG_CUTOFFS
+) -> SplitQueryCounts:
+    """The queries of a split that the NDCG conventions treat differently (see ``NdcgRule``)."""
+    queries = Queries.from_ids(np.asarray(query_ids), np.asarray(label))
+    return query_counts(queries.sizes, queries.n_relevant, cutoffs)
 
 
 def map_mrr(queries: Queries, order: Arr) -> tuple[Arr, Arr]:
@@ -204,7 +219,8 @@ def ranking_metrics(
     """Every metric of the module docstring for one set of scores, averaged over queries."""
     if queries.n == 0:
         return {}
-    metrics = {name: float(v.mean()) for name, v in per_query(queries, score).items()}
+    means = {name: mean_or_none(v) for name, v in per_query(queries, score).items()}
+    metrics = {name: v for name, v in means.items() if v is not None}
     return metrics | pooled_metrics(queries, score, binary=binary, weight=weight)
 
 
@@ -217,14 +233,17 @@ def compare(
     *,
     binary: bool,
     weight: Arr | None = None,
+    rule: NdcgRule | None = None,
 ) -> Metrics:
     """Model vs ``base_score`` ordering, overall and per category (sorted), as ``Metrics``.
 
     Per-query metrics are computed once; a category's value is the mean over its queries
-    (each query lies in one category). Pooled metrics are recomputed on the category's rows.
+    (each query lies in one category; queries the NDCG rule excludes are left out, and a
+    metric with no query left is left out). Pooled metrics are recomputed on the category's
+    rows.
     """
     category = np.asarray(category)
-    queries = Queries.from_ids(np.asarray(query_ids), label, weight)
+    queries = Queries.from_ids(np.asarray(query_ids), label, weight, rule)
     scores = {"model": np.asarray(model_score), "baseline": np.asarray(base_score)}
     arrays = {side: per_query(queries, s) for side, s in scores.items()}
     query_category = category[queries.starts]
@@ -239,9 +258,10 @@ def compare(
     def summary(
         side: str, rows: Arr | slice, in_category: Arr | slice, sub: Queries
     ) -> dict[str, float]:
-        means = {name: float(v[in_category].mean()) for name, v in arrays[side].items()}
+        means = {name: mean_or_none(v[in_category]) for name, v in arrays[side].items()}
+        kept = {name: v for name, v in means.items() if v is not None}
         w = None if weight is None else weight[rows]
-        return means | pooled_metrics(sub, scores[side][rows], binary=binary, weight=w)
+        return kept | pooled_metrics(sub, scores[side][rows], binary=binary, weight=w)
 
     everything = slice(None)
     overall = {side: summary(side, everything, everything, queries) for side in scores}
@@ -250,7 +270,10 @@ def compare(
         rows = np.flatnonzero(category == value)
         in_category = np.flatnonzero(query_category == value)
         sub = Queries.from_ids(
-            np.asarray(query_ids)[rows], label[rows], None if weight is None else weight[rows]
+            np.asarray(query_ids)[rows],
+            label[rows],
+            None if weight is None else weight[rows],
+            queries.rule,
         )
         per_category[value] = CategoryMetrics(
             rows=len(rows),

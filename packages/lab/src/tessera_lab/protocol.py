@@ -1,8 +1,9 @@
 """The training protocol: which rows train, validate and evaluate each booster.
 
 Snapshot filter (all pairs or a chosen subset), cells (one pooled booster or one per
-category), the weighting scheme, the validation split carved from TRAIN by query
-(seeded; eval is never touched before the final evaluation) and the smoke subsample.
+category), the weighting scheme, the validation set (carved from TRAIN by whole queries,
+seeded, or the training rows of named snapshot pairs, which are then never trained on;
+eval is never touched before the final evaluation) and the smoke subsample.
 """
 
 from __future__ import annotations
@@ -104,20 +105,29 @@ def _check_contiguous(ids: pa.ChunkedArray[Any], path: str) -> None:
         )
 
 
-def read_rows(dataset: Dataset, split: str, spec: Spec, names: list[str]) -> Rows:
-    """Read one split: the snapshot filter applied, labels and query contiguity checked."""
+def training_pairs(dataset: Dataset, spec: Spec) -> list[str]:
+    """The snapshot pairs whose train rows train: the protocol's, minus validation pairs."""
+    chosen = spec.protocol.snapshots
+    pairs = list(dataset.manifest.snapshot_pairs) if chosen == "all" else list(chosen)
+    return [p for p in pairs if p not in (spec.validation.snapshot_pairs or [])]
+
+
+def read_rows(
+    dataset: Dataset, split: str, spec: Spec, names: list[str], pairs: list[str] | None = None
+) -> Rows:
+    """Read one split's rows of ``pairs`` (default: the protocol's snapshot filter), labels
+    and query contiguity checked."""
     path = str(dataset.split_path(split))
     has_weight = dataset.manifest.has_weight
     columns = [QUERY_ID, LABEL, CATEGORY, SNAPSHOT_PAIR, BASE_SCORE]
     table = dataset.read(split, columns=[*columns, *([WEIGHT] if has_weight else []), *names])
     _check_labels(table, path, dataset.manifest.label_kind)  # rows numbered as in the file
-    if spec.protocol.snapshots != "all":
-        keep = pc.is_in(table.column(SNAPSHOT_PAIR), value_set=pa.array(spec.protocol.snapshots))
-        table = table.filter(keep)
+    if pairs is None and spec.protocol.snapshots != "all":
+        pairs = list(spec.protocol.snapshots)
+    if pairs is not None:
+        table = table.filter(pc.is_in(table.column(SNAPSHOT_PAIR), value_set=pa.array(pairs)))
     if table.num_rows == 0:
-        what = (
-            "" if spec.protocol.snapshots == "all" else f" for snapshots {spec.protocol.snapshots}"
-        )
+        what = "" if pairs is None else f" for snapshot pairs {pairs}"
         raise TrainingError(f"{path}: split {split!r} has no rows{what}; nothing to {split} on")
     _check_contiguous(table.column(QUERY_ID), path)
     dtype = np.result_type(*(table.schema.field(n).type.to_pandas_dtype() for n in names))
@@ -137,13 +147,20 @@ def read_rows(dataset: Dataset, split: str, spec: Spec, names: list[str]) -> Row
 def check_protocol(dataset: Dataset, spec: Spec, source: str) -> None:
     """Spec choices that depend on the dataset: snapshot pairs, weighting, objective."""
     manifest = dataset.manifest
-    if spec.protocol.snapshots != "all":
-        unknown = sorted(set(spec.protocol.snapshots) - set(manifest.snapshot_pairs))
+    named = [("protocol.snapshots", spec.protocol.snapshots)]
+    named.append(("validation.snapshot_pairs", spec.validation.snapshot_pairs or []))
+    for key, pairs in named:
+        unknown = [] if pairs == "all" else sorted(set(pairs) - set(manifest.snapshot_pairs))
         if unknown:
             raise SpecError(
-                f"{source}: protocol.snapshots: unknown snapshot pair(s) {unknown}: dataset "
+                f"{source}: {key}: unknown snapshot pair(s) {unknown}: dataset "
                 f"{manifest.name!r} has {manifest.snapshot_pairs}"
             )
+    if not training_pairs(dataset, spec):
+        raise SpecError(
+            f"{source}: validation.snapshot_pairs: {spec.validation.snapshot_pairs} leave no "
+            f"snapshot pair to train on (dataset {manifest.name!r} has {manifest.snapshot_pairs})"
+        )
     if spec.weighting != "none" and not manifest.has_weight:
         raise SpecError(
             f"{source}: weighting: {spec.weighting!r} needs a weight column; dataset "
@@ -180,7 +197,7 @@ def carve_valid(rows: Rows, fraction: float, seed: int, where: str) -> tuple[Row
     if count < 2 or n_valid < 1 or n_valid >= count:
         raise TrainingError(
             f"{where}: cannot carve a validation split of {fraction:g} from {count} training "
-            "queries (need at least one query on each side; change early_stopping.valid_fraction)"
+            "queries (need at least one query on each side; change validation.carve)"
         )
     chosen = np.zeros(count, dtype=bool)
     chosen[np.random.default_rng(seed).permutation(count)[:n_valid]] = True
@@ -203,31 +220,59 @@ def cell_dir_suffix(category: str) -> str:
     return cleaned[:60] or "cell"
 
 
-def build_cells(train: Rows, eval_rows: Rows, spec: Spec, *, smoke: bool, where: str) -> list[Cell]:
-    """One cell (pooled) or one per category present in train, each with its own valid split."""
+def _in_category(rows: Rows, category: str) -> Rows:
+    return rows.take(np.flatnonzero(rows.category == category))
+
+
+def _cell_valid(
+    train: Rows, valid: Rows | None, spec: Spec, *, smoke: bool, where: str
+) -> tuple[Rows, Rows | None]:
+    """The cell's (train, valid): named validation rows, a seeded carve, or none."""
+    if spec.early_stopping is None:
+        return train, None
+    if valid is None:
+        fraction = spec.validation.carve
+        assert fraction is not None  # a Validation without snapshot pairs carves
+        return carve_valid(train, fraction, spec.seed, where)
+    if valid.n == 0:
+        raise TrainingError(
+            f"{where}: validation.snapshot_pairs {spec.validation.snapshot_pairs} hold no "
+            "training rows here; name pairs that do (or use validation: {carve: FRACTION})"
+        )
+    return train, smoke_subsample(valid) if smoke else valid
+
+
+def build_cells(
+    train: Rows,
+    eval_rows: Rows,
+    spec: Spec,
+    *,
+    smoke: bool,
+    where: str,
+    valid: Rows | None = None,
+) -> list[Cell]:
+    """One cell (pooled) or one per category present in train, each with its validation set:
+    ``valid`` (rows of the validation snapshot pairs) or a carve from the cell's train."""
     if spec.protocol.cells == "pooled":
-        parts: list[tuple[str | None, Rows, Rows]] = [(None, train, eval_rows)]
+        parts: list[tuple[str | None, Rows, Rows, Rows | None]] = [(None, train, eval_rows, valid)]
     else:
         parts = []
         for category in sorted(set(train.category.tolist())):
-            cell_eval = eval_rows.take(np.flatnonzero(eval_rows.category == category))
+            cell_eval = _in_category(eval_rows, category)
             if cell_eval.n == 0:
                 raise TrainingError(
                     f"{where}: eval split has no rows for category {category!r}; "
                     "cannot evaluate its booster (use protocol.cells: pooled)"
                 )
-            parts.append(
-                (category, train.take(np.flatnonzero(train.category == category)), cell_eval)
-            )
+            cell_valid = None if valid is None else _in_category(valid, category)
+            parts.append((category, _in_category(train, category), cell_eval, cell_valid))
     cells = []
-    for name, cell_train, cell_eval in parts:
+    for name, cell_train, cell_eval, named_valid in parts:
         if smoke:
             cell_train = smoke_subsample(cell_train)
-        valid = None
-        if spec.early_stopping is not None:
-            label = where if name is None else f"{where} (category {name!r})"
-            cell_train, valid = carve_valid(
-                cell_train, spec.early_stopping.valid_fraction, spec.seed, label
-            )
-        cells.append(Cell(name=name, train=cell_train, valid=valid, eval=cell_eval))
+        label = where if name is None else f"{where} (category {name!r})"
+        cell_train, cell_valid = _cell_valid(
+            cell_train, named_valid, spec, smoke=smoke, where=label
+        )
+        cells.append(Cell(name=name, train=cell_train, valid=cell_valid, eval=cell_eval))
     return cells

@@ -1,25 +1,26 @@
-"""``report_run``: a run's metrics as a text table and plots under ``runs/<name>/report/``.
+"""``report_run``: a run's metrics as text and plots under ``runs/<name>/report/``.
 
-Plots (matplotlib, PNG; ``tessera_lab.configure`` picks the headless Agg backend): gain
-importance per feature family, lift over the ``base_score`` ordering per category, the
-validation learning curve (from ``report/history.json``), and the tuning history when there
-was a study (``report/study.json``). Registration ignores ``report/``.
+The text: the protocol (validation set, best iteration and rounds, the NDCG convention
+and the queries it touches per split), model vs baseline for every metric, the gate
+metric per category, the top features by gain. A per-category run set gets one table
+across its cells first. Plots (``tessera_lab.plots``; ``tessera_lab.configure`` picks the
+headless Agg backend): gain per family and per feature, model vs baseline per category,
+the learning curve on training and validation rows (``report/history.json``), the tuning
+history (``report/study.json``). Registration ignores ``report/``.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
-from typing import Any
 
 import lightgbm as lgb
-import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
 
 from tessera_contracts import RunRecord
-from tessera_lab.runs import HISTORY_FILE, REPORT_DIR, STUDY_FILE, load_run
+from tessera_lab import plots as charts
+from tessera_lab.describe import describe_ndcg, describe_validation
+from tessera_lab.plots import TOP_FEATURES
+from tessera_lab.runs import HISTORY_FILE, REPORT_DIR, STUDY_FILE, load_run, run_set
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
@@ -52,6 +53,8 @@ def metrics_table(record: RunRecord) -> str:
         f"dataset {record.dataset.name}: train {record.dataset.train_rows}, valid "
         f"{record.dataset.valid_rows}, eval {record.dataset.eval_rows} rows",
         f"{record.objective}, {record.model.num_trees} trees, smoke={str(record.smoke).lower()}",
+        describe_validation(record),
+        *filter(None, [describe_ndcg(record), _counts_line(record)]),
         f"gate {gate.metric}: lift {gate.lift:+.4f} (min {gate.min_lift:+.4f}) -> {gate.verdict}",
     ]
     if record.tuning is not None:
@@ -78,91 +81,43 @@ def metrics_table(record: RunRecord) -> str:
     return "\n".join(lines)
 
 
-def _save(fig: Figure, path: Path) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", metadata={"Software": None})
-        Path(tmp).replace(path)
-    finally:
-        plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
-    return path
-
-
-def _importance(run_dir: Path, record: RunRecord, out: Path) -> Path:
-    booster = lgb.Booster(model_file=str(run_dir / record.model.file))
-    gains = dict(zip(booster.feature_name(), booster.feature_importance("gain"), strict=True))
-    families = {
-        f: sum(gains.get(c, 0.0) for c in cols) for f, cols in record.feature_schema.items()
-    }
-    total = sum(families.values()) or 1.0
-    names = sorted(families, key=lambda f: families[f])
-    fig, ax = plt.subplots(figsize=(7, 0.5 * len(names) + 1.5))
-    ax.barh(names, [100 * families[f] / total for f in names], color="#4c72b0")
-    ax.set_xlabel("share of total gain (%)")
-    ax.set_title(f"{record.name}: gain importance per feature family")
-    return _save(fig, out / "importance_by_family.png")
-
-
-def _lift(record: RunRecord, out: Path) -> Path:
-    metric = record.gate.metric
-    triples = [("(all)", record.metrics.eval, record.metrics.baseline)] + [
-        (c, m.eval, m.baseline) for c, m in sorted(record.metrics.per_category.items())
-    ]
-    labels = [c for c, e, _ in triples if metric in e]
-    values = [e[metric] - b[metric] for _, e, b in triples if metric in e]
-    fig, ax = plt.subplots(figsize=(7, 0.5 * len(labels) + 1.5))
-    colors = ["#55a868" if v >= record.gate.min_lift else "#c44e52" for v in values]
-    ax.barh(labels[::-1], values[::-1], color=colors[::-1])
-    ax.axvline(record.gate.min_lift, color="black", linestyle="--", linewidth=1, label="min_lift")
-    ax.set_xlabel(f"{metric}: model - base_score ordering (eval)")
-    ax.set_title(f"{record.name}: lift per category (gate {record.gate.verdict})")
-    ax.legend(loc="best")
-    return _save(fig, out / "lift_by_category.png")
-
-
-def _learning_curve(history: dict[str, Any], record: RunRecord, out: Path) -> Path | None:
-    curves: dict[str, list[float]] = history.get("curves") or {}
-    if not curves:
+def _counts_line(record: RunRecord) -> str | None:
+    if record.evaluation is None:
         return None
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for label, values in curves.items():
-        ax.plot(range(1, len(values) + 1), values, label=label)
-    ax.axvline(history["best_iteration"], color="gray", linestyle="--", label="best iteration")
-    ax.set_xlabel("boosting round")
-    ax.set_ylabel(str(history.get("metric")))
-    ax.set_title(f"{record.name}: learning curve (validation split carved from train)")
-    ax.legend(loc="best")
-    return _save(fig, out / "learning_curve.png")
+    parts = []
+    for split, c in sorted(record.evaluation.splits.items()):
+        by_k = sorted((int(k.partition("@")[2]), n) for k, n in c.fewer_than_k.items())
+        short = ", ".join(f"k={k} {n}" for k, n in by_k)
+        parts.append(
+            f"{split} {c.queries} ({c.no_relevant} without a relevant row; fewer than k rows: "
+            f"{short})"
+        )
+    return "queries: " + "; ".join(parts)
 
 
-def _tuning(study: dict[str, Any], record: RunRecord, out: Path) -> Path:
-    trials = study["trials"]
-    summary = study["summary"]
-    maximize = summary["direction"] == "maximize"
-    fig, ax = plt.subplots(figsize=(7, 4))
-    done = [t for t in trials if t["state"] == "COMPLETE"]
-    pruned = [t for t in trials if t["state"] == "PRUNED"]
-    ax.scatter([t["number"] for t in done], [t["value"] for t in done], label="complete")
-    last = [
-        (t["number"], list(t["intermediate"].values())[-1]) for t in pruned if t["intermediate"]
-    ]
-    if last:
-        ax.scatter(*zip(*last, strict=True), marker="x", color="#c44e52", label="pruned (last)")
-    best: list[float] = []
-    for t in sorted(done, key=lambda t: t["number"]):
-        value = float(t["value"])
-        best.append(value if not best else (max if maximize else min)(best[-1], value))
-    if done:
-        xs = sorted(t["number"] for t in done)
-        end = max(t["number"] for t in trials)
-        ax.step([*xs, end], [*best, best[-1]], where="post", label="best so far")
-    ax.set_xlabel("trial")
-    ax.set_ylabel(summary["metric"])
-    ax.set_title(f"{record.name}: tuning history ({summary['study_name']})")
-    ax.legend(loc="best")
-    return _save(fig, out / "tuning_history.png")
+def feature_gains(run_dir: Path, record: RunRecord) -> dict[str, float]:
+    """Total split gain per feature, from the run's own model.txt."""
+    booster = lgb.Booster(model_file=str(run_dir / record.model.file))
+    gains = booster.feature_importance("gain")
+    return {n: float(g) for n, g in zip(booster.feature_name(), gains, strict=True)}
+
+
+def top_features(
+    gains: dict[str, float], record: RunRecord, n: int = TOP_FEATURES
+) -> list[tuple[str, str, float]]:
+    """The ``n`` features with most gain: (name, family, share of total gain)."""
+    family = {c: f for f, cols in record.feature_schema.items() for c in cols}
+    total = sum(gains.values()) or 1.0
+    ranked = sorted(gains.items(), key=lambda item: (-item[1], item[0]))[:n]
+    return [(name, family.get(name, "?"), gain / total) for name, gain in ranked if gain > 0]
+
+
+def features_table(top: list[tuple[str, str, float]]) -> str:
+    """The top features by gain as a text table."""
+    rows = [[name, family, f"{100 * share:.1f}%"] for name, family, share in top]
+    if not rows:
+        return "no feature was used by a split"
+    return f"top {len(rows)} features by gain\n" + _table(["feature", "family", "gain"], rows)
 
 
 def write_plots(run_dir: str | Path, record: RunRecord) -> list[Path]:
@@ -170,19 +125,59 @@ def write_plots(run_dir: str | Path, record: RunRecord) -> list[Path]:
     root = Path(run_dir)
     out = root / REPORT_DIR
     out.mkdir(exist_ok=True)
-    paths = [_importance(root, record, out), _lift(record, out)]
+    gains = feature_gains(root, record)
+    paths = [
+        charts.importance_by_family(gains, record, out),
+        charts.importance_by_feature(top_features(gains, record), record, out),
+        charts.by_category(record, out),
+    ]
     history_path = out / HISTORY_FILE
     if history_path.is_file():
-        curve = _learning_curve(json.loads(history_path.read_text("utf-8")), record, out)
+        curve = charts.learning_curve(json.loads(history_path.read_text("utf-8")), record, out)
         if curve is not None:
             paths.append(curve)
     study_path = out / STUDY_FILE
     if study_path.is_file():
-        paths.append(_tuning(json.loads(study_path.read_text("utf-8")), record, out))
+        paths.append(charts.tuning_history(json.loads(study_path.read_text("utf-8")), record, out))
     return paths
 
 
+def cells_table(records: list[RunRecord]) -> str:
+    """One table across the cells of a per-category run set: the gate metric and protocol."""
+    metric = records[0].gate.metric
+    rows = []
+    for r in records:
+        v = r.validation
+        rows.append([
+            str(r.cell), str(r.dataset.train_rows),
+            "-" if v is None else f"{v.rows}/{v.queries}",
+            f"{r.model.best_iteration}/{r.model.rounds if r.model.rounds is not None else '?'}",
+            f"{r.gate.model_value:.4f}", f"{r.gate.baseline_value:.4f}", f"{r.gate.lift:+.4f}",
+            r.gate.verdict,
+        ])  # fmt: skip
+    headers = ["cell", "train rows", "valid rows/queries", "best/rounds",
+               f"model {metric}", "baseline", "lift", "gate"]  # fmt: skip
+    return _table(headers, rows)
+
+
 def report_run(run_dir: str | Path, *, plots: bool = True) -> tuple[str, list[Path]]:
-    """The metrics table and (unless ``plots`` is False) the plots written."""
-    record = load_run(run_dir)
-    return metrics_table(record), write_plots(run_dir, record) if plots else []
+    """The metrics text and (unless ``plots`` is False) the plots written.
+
+    ``run_dir`` is a run directory, or ``runs/<name>`` of a per-category spec: then one
+    table across its cells comes first, each cell's report follows, and every cell gets
+    its plots.
+    """
+    members = run_set(run_dir)
+    texts, written = [], []
+    records = [load_run(path) for path in members]
+    for path, record in zip(members, records, strict=True):
+        gains = feature_gains(path, record)
+        texts.append(
+            metrics_table(record) + "\n\n" + features_table(top_features(gains, record, 10))
+        )
+        if plots:
+            written += write_plots(path, record)
+    if members != [Path(run_dir)]:  # runs/<name> of a per-category spec
+        head = f"run set {Path(run_dir).name}: {len(records)} cells\n" + cells_table(records)
+        texts.insert(0, head)
+    return "\n\n".join(texts), written

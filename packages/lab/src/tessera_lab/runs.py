@@ -8,8 +8,8 @@ Several directories (one per category cell) appear together or not at all.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,11 +73,23 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _fresh_dir(parent: Path, prefix: str) -> Path:
+    """A new, uniquely named directory with the mode ``mkdir`` gives under the user's umask
+    (``tempfile.mkdtemp`` would make it 0700, and the rename would keep that)."""
+    while True:
+        path = parent / f"{prefix}{secrets.token_hex(6)}"
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+
+
 def _stage(runs_dir: Path, run: RunFiles) -> Path:
     missing = [f for f in CONTRACT_FILES if f not in run.files]
     if missing:
         raise TrainingError(f"run {run.name!r}: contract files missing: {missing}")
-    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{run.name}-", dir=runs_dir))
+    staging = _fresh_dir(runs_dir, f".tmp-{run.name}-")
     try:
         for filename, content in run.files.items():
             _write(staging / filename, content)
@@ -115,6 +127,21 @@ def write_runs(runs_dir: str | Path, runs: Sequence[RunFiles]) -> list[Path]:
             shutil.rmtree(staging, ignore_errors=True)
         raise
     return placed
+
+
+def run_set(path: str | Path) -> list[Path]:
+    """``[path]`` for a run directory; for ``runs/<name>`` of a per-category spec (which
+    wrote ``runs/<name>--<category>``), its cells' run directories, sorted."""
+    root = Path(path)
+    if (root / "run.json").is_file():
+        return [root]
+    cells = sorted(p for p in root.parent.glob(f"{root.name}--*") if (p / "run.json").is_file())
+    if not cells:
+        raise TrainingError(
+            f"{root}: no run.json and no per-category runs {root.name}--<category> beside it "
+            "(expected a run directory or the run name of a per_category spec)"
+        )
+    return cells
 
 
 def load_run(run_dir: str | Path) -> RunRecord:

@@ -11,7 +11,9 @@ Relative dataset paths resolve against the spec file's directory. Example::
     weighting: none                       # weight | log1p | sqrt (of the weight column)
     params: {learning_rate: 0.05, num_leaves: 31}
     num_boost_round: 500
-    early_stopping: {rounds: 50, valid_fraction: 0.2, metric: ndcg@10}   # or null
+    early_stopping: {rounds: 50, metric: ndcg@10}   # or null: exactly num_boost_round rounds
+    validation: {carve: 0.2}              # or {snapshot_pairs: [valid]}: where early stopping looks
+    evaluation: {ndcg: {no_relevant: one, gain: exponential, short_queries: truncate}}
     seed: 0
     num_threads: 1
     search:                               # optional: Optuna
@@ -19,6 +21,7 @@ Relative dataset paths resolve against the spec file's directory. Example::
         num_leaves: {type: int, low: 8, high: 128, log: true}
         learning_rate: {type: float, low: 0.01, high: 0.3, log: true}
       n_trials: 20
+      timeout_s: null                     # or a time budget in seconds (whichever ends first)
       sampler: {type: tpe}                # seed defaults to the spec's seed
       pruner: {type: median, n_startup_trials: 5, n_warmup_steps: 10}
       storage: null                       # default journal:<runs_dir>/.optuna/<study>.journal
@@ -36,8 +39,6 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
@@ -48,6 +49,13 @@ from pydantic import (
 from tessera_contracts import FAMILY_NAME_PATTERN, License
 from tessera_lab._lightgbm_params import aliases_of, unknown_param
 from tessera_lab.errors import SpecError
+from tessera_lab.spec_sections import (
+    Evaluation,
+    StrictBlock,
+    Validation,
+    parse_label_gain,
+    resolve_gain,
+)
 from tessera_lab.yaml_files import load_yaml_file
 
 METRIC_PATTERN = r"^(ndcg@[1-9][0-9]*|map@[1-9][0-9]*|auc|average_precision|binary_logloss)$"
@@ -81,8 +89,7 @@ DEFAULT_PARAMS: dict[str, Any] = {
 ParamValue = float | int | str | bool | list[int] | list[float]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Strict = StrictBlock
 
 
 class TrainingProtocol(_Strict):
@@ -100,10 +107,9 @@ class TrainingProtocol(_Strict):
 
 
 class EarlyStopping(_Strict):
-    """Stop when the validation metric stops improving; validation is carved from TRAIN."""
+    """Stop when the validation metric stops improving (the validation set: ``validation``)."""
 
     rounds: Annotated[int, Field(gt=0)] = 50
-    valid_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2
     metric: Annotated[str, Field(pattern=METRIC_PATTERN)] = "ndcg@10"
 
 
@@ -173,6 +179,8 @@ class Search(_Strict):
 
     space: Annotated[dict[str, Dimension], Field(min_length=1)]
     n_trials: Annotated[int, Field(gt=0)] = 20
+    timeout_s: Annotated[float, Field(gt=0)] | None = None
+    """A time budget: no new trial starts after this many seconds (n_trials still caps)."""
     sampler: Sampler = Sampler()
     pruner: Pruner = Pruner()
     storage: str | None = None
@@ -268,6 +276,8 @@ class Spec(_Strict):
     params: dict[str, ParamValue] = Field(default_factory=lambda: dict(DEFAULT_PARAMS))
     num_boost_round: Annotated[int, Field(gt=0, le=100_000)] = 500
     early_stopping: EarlyStopping | None = EarlyStopping()
+    validation: Validation = Validation()
+    evaluation: Evaluation = Evaluation()
     seed: int = 0
     num_threads: Annotated[int, Field(ge=1, le=1024)] = 1
     search: Search | None = None
@@ -303,11 +313,55 @@ class Spec(_Strict):
             )
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = _legacy_valid_fraction(data)
+        return {**data, "evaluation": resolve_gain(data.get("evaluation"), data.get("params"))}
+
     @model_validator(mode="after")
     def _search_needs_validation(self) -> Spec:
         if self.search is not None and self.early_stopping is None:
             raise ValueError("search needs early_stopping (its validation split scores trials)")
         return self
+
+    @model_validator(mode="after")
+    def _validation_pairs(self) -> Spec:
+        pairs = self.validation.snapshot_pairs or []
+        if pairs and self.early_stopping is None:
+            raise ValueError(
+                "validation.snapshot_pairs needs early_stopping (with early_stopping: null "
+                "nothing validates; list the training pairs in protocol.snapshots instead)"
+            )
+        chosen = self.protocol.snapshots
+        both = sorted(set(pairs) & set(chosen)) if chosen != "all" else []
+        if both:
+            raise ValueError(
+                f"validation.snapshot_pairs {both} are also in protocol.snapshots; a snapshot "
+                "pair either trains or validates (list only the training pairs there)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _label_gain(self) -> Spec:
+        try:
+            gains = parse_label_gain(self.params.get("label_gain"))
+        except ValueError as exc:
+            raise ValueError(f"params.label_gain: {exc}") from None
+        if self.evaluation.ndcg.gain == "label_gain" and gains is None:
+            raise ValueError(
+                "evaluation.ndcg.gain 'label_gain' needs params.label_gain (one gain per label)"
+            )
+        return self
+
+    @property
+    def label_gain(self) -> list[float] | None:
+        """The gain table the lab's NDCG uses, or None for ``2^label - 1`` / the label."""
+        if self.evaluation.ndcg.gain != "label_gain":
+            return None
+        return parse_label_gain(self.params.get("label_gain"))
 
     @property
     def families(self) -> list[str]:
@@ -318,6 +372,21 @@ class Spec(_Strict):
         """The spec as YAML (every default filled in), loadable by :func:`load_spec`."""
         data = self.model_dump(mode="json")
         return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+def _legacy_valid_fraction(data: dict[str, Any]) -> dict[str, Any]:
+    """``early_stopping.valid_fraction`` (older specs) is ``validation: {carve: ...}``."""
+    stopping = data.get("early_stopping")
+    if not isinstance(stopping, dict) or "valid_fraction" not in stopping:
+        return data
+    if data.get("validation") is not None:
+        raise ValueError(
+            "early_stopping.valid_fraction and validation both say where validation comes "
+            "from; keep only validation: {carve: FRACTION}"
+        )
+    fraction = stopping["valid_fraction"]
+    rest = {k: v for k, v in stopping.items() if k != "valid_fraction"}
+    return {**data, "early_stopping": rest, "validation": {"carve": fraction}}
 
 
 def _key_path(loc: tuple[int | str, ...]) -> str:

@@ -1,8 +1,9 @@
 """``train_run``: a training spec in, verified run directories out (DESIGN.md sections 4 and 5).
 
-Steps: load the spec; open the dataset with every hash and fingerprint verified; select
-the active families' columns by name; apply the protocol (snapshots, cells, weighting,
-a validation split carved from train by query); tune when the spec has a search; train;
+Steps: load the spec; check the run name; open the dataset with every hash and fingerprint
+verified; select the active families' columns by name; apply the protocol (snapshots,
+cells, weighting, the validation set: carved from train by query or named snapshot
+pairs); tune when the spec has a search; train;
 check that ``model.txt``'s own feature names are the recorded ones; evaluate on eval
 against the ``base_score`` ordering; decide the gate; write each run directory atomically.
 """
@@ -26,19 +27,29 @@ import numpy as np
 from tessera_contracts import (
     DatasetRef,
     EngineRef,
+    EvaluationRef,
     ModelEntry,
     RunRecord,
+    ValidationRef,
     compute_feature_schema_sha,
     compute_schema_sha,
     to_json_text,
 )
+from tessera_lab.conventions import NdcgRule, check_label_gain
 from tessera_lab.dataset import Dataset, open_dataset
 from tessera_lab.errors import SpecError, TrainingError
-from tessera_lab.evaluation import compare
+from tessera_lab.evaluation import compare, split_query_counts
 from tessera_lab.features import feature_names, select_feature_schema
 from tessera_lab.gate import decide
 from tessera_lab.progress import Progress
-from tessera_lab.protocol import Cell, build_cells, cell_dir_suffix, check_protocol, read_rows
+from tessera_lab.protocol import (
+    Cell,
+    build_cells,
+    cell_dir_suffix,
+    check_protocol,
+    read_rows,
+    training_pairs,
+)
 from tessera_lab.provenance import lab_producer
 from tessera_lab.receipts import recorded_training
 from tessera_lab.runs import (
@@ -51,6 +62,7 @@ from tessera_lab.runs import (
     write_runs,
 )
 from tessera_lab.spec import DaskEngine, Spec, load_spec
+from tessera_lab.spec_sections import parse_label_gain
 
 if TYPE_CHECKING:  # LightGBM and optuna load only once the spec and dataset have passed
     from tessera_lab.booster import Fit
@@ -65,16 +77,16 @@ def default_run_name(spec_path: Path) -> str:
     return f"{stem[:80]}-{stamp}-{os.urandom(2).hex()}"
 
 
-def cell_run_names(base: str, cells: list[Cell]) -> list[str]:
-    """``base`` for a pooled cell; ``base--<category>`` per category (made unique)."""
+def cell_run_names(base: str, cells: list[str | None]) -> list[str]:
+    """``base`` for a pooled cell (None); ``base--<category>`` per category (made unique)."""
     names: list[str] = []
     for cell in cells:
-        if cell.name is None:
+        if cell is None:
             names.append(base)
             continue
-        name = f"{base}--{cell_dir_suffix(cell.name)}"
+        name = f"{base}--{cell_dir_suffix(cell)}"
         if name in names:
-            name += "-" + hashlib.sha256(cell.name.encode()).hexdigest()[:6]
+            name += "-" + hashlib.sha256(cell.encode()).hexdigest()[:6]
         names.append(check_run_name(name[:128]))
     return names
 
@@ -96,6 +108,32 @@ class _Context:
     names: list[str]
     smoke: bool
     started: float
+
+    @property
+    def rule(self) -> NdcgRule:
+        return NdcgRule.from_spec(self.spec.evaluation.ndcg, self.spec.label_gain)
+
+
+def validation_ref(spec: Spec, cell: Cell) -> ValidationRef:
+    """What ``run.json`` says about the validation set early stopping looked at."""
+    if cell.valid is None:
+        return ValidationRef(method="none", rows=0, queries=0)
+    by_pairs = spec.validation.method == "snapshot_pairs"
+    return ValidationRef(
+        method=spec.validation.method,
+        carve=None if by_pairs else spec.validation.carve,
+        snapshot_pairs=spec.validation.snapshot_pairs if by_pairs else None,
+        rows=cell.valid.n,
+        queries=cell.valid.queries,
+    )
+
+
+def _evaluation_ref(ctx: _Context, cell: Cell) -> EvaluationRef:
+    splits = {"train": cell.train, "eval": cell.eval}
+    if cell.valid is not None:
+        splits["valid"] = cell.valid
+    counts = {k: split_query_counts(v.query_ids, v.label) for k, v in sorted(splits.items())}
+    return ctx.rule.record(counts)
 
 
 def _resolved_spec(spec: Spec, study: StudyResult | None) -> str:
@@ -134,8 +172,9 @@ def _finish(
         cell.eval.base_score,
         binary=manifest.label_kind == "binary",
         weight=cell.eval.weight,
+        rule=ctx.rule,
     )
-    pairs = manifest.snapshot_pairs if spec.protocol.snapshots == "all" else spec.protocol.snapshots
+    pairs = training_pairs(ctx.dataset, spec)
     record = RunRecord(
         run_format=1,
         name=name,
@@ -163,6 +202,7 @@ def _finish(
             num_trees=final.num_trees(),
             best_iteration=fit.best_iteration,
             lightgbm_version=lgb.__version__,
+            rounds=fit.rounds,
         ),
         metrics=metrics,
         tuning=None if study is None else study.summary,
@@ -172,6 +212,8 @@ def _finish(
         seed=spec.seed,
         duration_s=round(time.monotonic() - ctx.started, 3),
         engine=_engine_ref(engine),
+        validation=validation_ref(spec, cell),
+        evaluation=_evaluation_ref(ctx, cell),
     )
     history = {
         "metric": spec.early_stopping.metric if spec.early_stopping else None,
@@ -221,7 +263,34 @@ def _fit(
     from tessera_lab.distributed import fit_cell_dask
 
     options.pop("overrides", None)  # a dask spec has no search (it cannot early-stop)
+    options.pop("train_curve", None)
     return fit_cell_dask(session, cell, names, spec, **options)
+
+
+def _check_names_free(runs_root: Path, base: str, spec: Spec) -> None:
+    """Fail early if a run directory this spec would write already exists (per-category
+    cells: the name of every category the manifest lists)."""
+    if spec.protocol.cells == "pooled":
+        ensure_absent(runs_root, [base])
+        return
+    categories = open_dataset(spec.dataset, verify=False).manifest.categories
+    ensure_absent(runs_root, cell_run_names(base, list(categories)))
+
+
+def _read_cells(
+    dataset: Dataset, spec: Spec, names: list[str], source: str, *, smoke: bool
+) -> list[Cell]:
+    """The rows of every booster: training pairs, validation pairs (when named), eval."""
+    train = read_rows(dataset, "train", spec, names, training_pairs(dataset, spec))
+    valid = None
+    if spec.validation.snapshot_pairs and spec.early_stopping is not None:
+        valid = read_rows(dataset, "train", spec, names, list(spec.validation.snapshot_pairs))
+    eval_rows = read_rows(dataset, "eval", spec, names)
+    labels = {"train": train.label, "eval": eval_rows.label}
+    if valid is not None:
+        labels["valid"] = valid.label
+    check_label_gain(parse_label_gain(spec.params.get("label_gain")), labels, source)
+    return build_cells(train, eval_rows, spec, smoke=smoke, where=source, valid=valid)
 
 
 @recorded_training
@@ -244,6 +313,10 @@ def train_run(
     path = Path(spec_path)
     source = str(path)
     spec = load_spec(path)
+    base = check_run_name(name) if name is not None else default_run_name(path)
+    runs_root = Path(runs_dir)
+    if retrain:  # before any work (hashing, reading, tuning, training)
+        _check_names_free(runs_root, base, spec)
     dataset = open_dataset(spec.dataset, verify=True)
     check_protocol(dataset, spec, source)
     check_gate_metric(spec, dataset, source)
@@ -253,12 +326,8 @@ def train_run(
         check_dask_installed(source)
     schema = select_feature_schema(dataset.manifest, spec.feature_families, source)
     names = feature_names(schema)
-    base = check_run_name(name) if name is not None else default_run_name(path)
-    runs_root = Path(runs_dir)
-    train = read_rows(dataset, "train", spec, names)
-    eval_rows = read_rows(dataset, "eval", spec, names)
-    cells = build_cells(train, eval_rows, spec, smoke=smoke, where=source)
-    run_names = cell_run_names(base, cells)
+    cells = _read_cells(dataset, spec, names, source, smoke=smoke)
+    run_names = cell_run_names(base, [cell.name for cell in cells])
     if retrain:
         ensure_absent(runs_root, run_names)
     ctx = _Context(spec, dataset, schema, names, smoke, started)
@@ -301,7 +370,7 @@ def _train_cell(
     label = run_name if cell.name is not None else "train"
     fit = _fit(
         session, cell, names, spec, overrides=overrides, smoke=smoke, progress=progress,
-        label=label,
+        label=label, train_curve=True,
     )  # fmt: skip
     engine = None if session is None else session.record()
     return [_finish(ctx, run_name, cell, fit, result, engine)]

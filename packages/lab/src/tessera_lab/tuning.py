@@ -58,6 +58,7 @@ class StudyOptions:
     storage: str | None = None
     study_name: str | None = None
     n_trials: int | None = None
+    timeout_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,8 @@ class StudyResult:
 def default_study_name(spec: Spec, spec_path: Path, manifest_sha256: str, cell: str | None) -> str:
     """``<spec stem>-<hash>``: the same spec on the same data joins the same study."""
     plain = spec.model_dump(mode="json", exclude={"engine"})  # trials always train locally
-    plain["search"] = {k: v for k, v in plain["search"].items() if k not in ("n_trials", "storage")}
+    budget = ("n_trials", "timeout_s", "storage")  # how long and where, not which study
+    plain["search"] = {k: v for k, v in plain["search"].items() if k not in budget}
     plain["dataset"] = manifest_sha256
     digest = hashlib.sha256(canonical_json(plain)).hexdigest()[:10]
     stem = re.sub(r"[^A-Za-z0-9._-]+", "-", spec_path.stem).strip("-._") or "study"
@@ -236,13 +238,18 @@ def run_study(
             best = _best_value(study)
             progress.trial(trial.number, n_trials, trial.state.name.lower(), best, study_name)
 
+    timeout_s = options.timeout_s or search.timeout_s
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
     while True:
         fail_dead_trials(study)
         missing = n_trials - used(study)
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            break  # the time budget: no new trial starts after it
         if missing > 0:
             study.optimize(
-                objective, n_trials=missing, callbacks=[stop_when_full(n_trials), show],
-                catch=(SurplusTrial,),
+                objective, n_trials=missing, timeout=left,
+                callbacks=[stop_when_full(n_trials), show], catch=(SurplusTrial,),
             )  # fmt: skip
             continue
         wait_for_others(study)  # a worker that died meanwhile frees its place: run it here

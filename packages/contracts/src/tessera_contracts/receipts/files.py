@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 from tessera_contracts._errors import ContractError
@@ -33,7 +33,9 @@ def write_receipt(receipt: Receipt, directory: str | Path) -> Path:
 def write_text_atomic(target: Path, text: str) -> None:
     """Write ``text`` to ``target`` through a temporary sibling file and a rename."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp_name = target.parent / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    # O_EXCL with mode 0o666: a fresh file under the user's umask (mkstemp would make it 0600)
+    fd = os.open(tmp_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)

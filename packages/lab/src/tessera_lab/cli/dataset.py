@@ -28,7 +28,8 @@ TABLE_ONLY = (
 def _summary(out: Path, manifest: ManifestV1) -> str:
     files = manifest.files
     return (
-        f"wrote {out}: dataset {manifest.name!r}, train {files['train.parquet'].rows} rows, "
+        f"wrote {out}: dataset {manifest.name!r}, snapshot pairs {manifest.snapshot_pairs}, "
+        f"train {files['train.parquet'].rows} rows, "
         f"eval {files['eval.parquet'].rows} rows, {len(manifest.feature_columns)} features in "
         f"{len(manifest.feature_schema)} families, schema_sha {manifest.schema_sha}"
     )
@@ -53,6 +54,27 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def _valid_input(args: argparse.Namespace, fmt: str) -> lab.ValidInput | None:
+    """The validation file and its options; its flags without ``--valid`` are an error."""
+    if args.valid is None:
+        given = [
+            n for n in ("valid_query", "valid_weight", "valid_snapshot_pair") if getattr(args, n)
+        ]
+        if given:
+            raise DatasetError(f"{_flag(given[0])} needs --valid FILE (the validation rows)")
+        return None
+    if fmt not in ("libsvm", "dense") and (args.valid_query or args.valid_weight):
+        used = "valid_query" if args.valid_query else "valid_weight"
+        raise DatasetError(f"{args.valid}: {_flag(used)} applies to LibSVM text only")
+    pair = args.valid_snapshot_pair or lab.DEFAULT_VALID_PAIR
+    if pair == (args.snapshot_pair or "static"):
+        raise DatasetError(
+            f"--valid-snapshot-pair {pair!r} is also the training rows' snapshot pair; "
+            "give the validation rows their own name"
+        )
+    return lab.ValidInput(args.valid, args.valid_query, args.valid_weight, pair)
+
+
 def _import(args: argparse.Namespace) -> int:
     fmt = lab.detect_format(args.train) if args.format == "auto" else args.format
     common: dict[str, Any] = {
@@ -60,6 +82,7 @@ def _import(args: argparse.Namespace) -> int:
         "families": args.families,
         "drop_unmapped": args.drop_unmapped,
         "label_kind": args.label_kind,
+        "valid": _valid_input(args, fmt),
     }
     if fmt in ("libsvm", "dense"):
         used = [n for n in TABLE_ONLY if getattr(args, n)]
@@ -152,7 +175,12 @@ ordering is then the input order, and the default dataset name ends in
 --label-col; other numeric columns are features. Dense headerless text (LightGBM's
 binary.train): label in file column 0, file column j >= 1 becomes f{j-1} (LightGBM's
 numbering); use --one-query when the data has no queries. Without --families every feature
-goes to one family 'features'; a families YAML maps 'family: [column, ...]'.
+goes to one family 'features'; a families YAML maps 'family: [column, ...]'. A LETOR
+comment '#docid = ID' on every line becomes candidate_id (otherwise the row number).
+--valid FILE (same format as --train) adds a published fold's validation rows to
+train.parquet under snapshot pair 'valid' (--valid-snapshot-pair); their queries must not
+occur in the train file. A spec then early-stops on them with
+'validation: {snapshot_pairs: [valid]}' and never trains on them.
 """
 
 
@@ -167,6 +195,16 @@ def _add_import(sub: Any) -> None:
     p.add_argument("out", type=Path, help="output directory (must not exist)")
     p.add_argument("--train", type=Path, required=True, help="training rows")
     p.add_argument("--eval", type=Path, required=True, help="held-out evaluation rows")
+    p.add_argument(
+        "--valid",
+        type=Path,
+        help="validation rows (a published fold's vali file): written into train.parquet "
+        "under their own snapshot pair, for a spec's validation: {snapshot_pairs: [valid]}",
+    )
+    p.add_argument(
+        "--valid-snapshot-pair",
+        help=f"snapshot pair of the validation rows (default {lab.DEFAULT_VALID_PAIR!r})",
+    )
     p.add_argument(
         "--format",
         choices=["auto", "libsvm", "dense", "parquet", "csv", "tsv"],
@@ -188,11 +226,13 @@ def _add_import(sub: Any) -> None:
     text = p.add_argument_group("LibSVM text")
     text.add_argument("--train-query", type=Path, help="group file of the train data")
     text.add_argument("--eval-query", type=Path, help="group file of the eval data")
+    text.add_argument("--valid-query", type=Path, help="group file of the validation data")
     text.add_argument(
         "--one-query", action="store_true", help="each split is one query (data without queries)"
     )
     text.add_argument("--train-weight", type=Path, help="weight file of the train data")
     text.add_argument("--eval-weight", type=Path, help="weight file of the eval data")
+    text.add_argument("--valid-weight", type=Path, help="weight file of the validation data")
     table = p.add_argument_group("Parquet/CSV/TSV tables")
     table.add_argument("--query-col", help="query id column")
     table.add_argument("--label-col", help="label column")

@@ -11,7 +11,8 @@ import tessera_lab as lab
 
 
 def _report(args: argparse.Namespace) -> int:
-    record = lab.load_run(args.run)  # fail fast on a non-run, before LightGBM and matplotlib load
+    records = [lab.load_run(path) for path in lab.run_set(args.run)]  # fail fast on a non-run
+    record = records[0]
     table, paths = lab.report_run(args.run, plots=not args.no_plots)
     if args.json:
         result = {
@@ -40,7 +41,11 @@ def add_parser(subparsers: Any) -> None:
         description="Print model vs baseline metrics (overall, per category) and write PNG "
         "plots under RUN/report/.",
     )
-    parser.add_argument("run", type=Path, help="a run directory (runs/<name>)")
+    parser.add_argument(
+        "run",
+        type=Path,
+        help="a run directory (runs/<name>), or runs/<name> of a per_category spec (its cells)",
+    )
     parser.add_argument("--no-plots", action="store_true", help="print the table only")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(func=_report)

@@ -37,6 +37,7 @@ def run_result(path: Path) -> dict[str, Any]:
         "smoke": record.smoke,
         "model_sha256": record.model.sha256,
         "gate": record.gate.to_plain(),
+        "validation": lab.describe_validation(record),
         "best_params": None if record.tuning is None else dict(record.tuning.best_params),
     }
 
@@ -51,7 +52,8 @@ def print_runs(paths: list[Path], *, as_json: bool = False) -> None:
         gate = result["gate"]
         print(
             f"wrote {result['run']}: {gate['metric']} {gate['model_value']:.4f} vs baseline "
-            f"{gate['baseline_value']:.4f} (lift {gate['lift']:+.4f}) -> {gate['verdict']}"
+            f"{gate['baseline_value']:.4f} (lift {gate['lift']:+.4f}) -> {gate['verdict']}; "
+            + result["validation"]
             + (" [smoke]" if result["smoke"] else "")
         )
 

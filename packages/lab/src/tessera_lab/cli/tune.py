@@ -14,8 +14,22 @@ import tessera_lab as lab
 from tessera_lab.cli.train import add_run_arguments, print_runs
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected seconds (a number > 0), found {text!r}"
+        ) from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected seconds (a number > 0), found {text!r}")
+    return value
+
+
 def _tune(args: argparse.Namespace) -> int:
-    options = lab.StudyOptions(storage=args.storage, study_name=args.study, n_trials=args.n_trials)
+    options = lab.StudyOptions(
+        storage=args.storage, study_name=args.study, n_trials=args.n_trials, timeout_s=args.timeout
+    )
     paths = lab.tune_run(
         args.spec,
         name=args.name,
@@ -41,6 +55,12 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--storage", help="Optuna storage: journal:<path> or an RDB URL")
     parser.add_argument("--study", help="study name (default: <spec stem>-<spec hash>)")
     parser.add_argument("--n-trials", type=int, help="finished trials the study should reach")
+    parser.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="time budget: no new trial starts after this (default: search.timeout_s)",
+    )
     parser.add_argument(
         "--trials-only", action="store_true", help="run trials only; do not write a run"
     )

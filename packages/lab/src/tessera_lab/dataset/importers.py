@@ -26,6 +26,7 @@ from .dense import dense_batches, scan_dense
 from .families import load_family_mapping, resolve_families
 from .libsvm import TextScan, libsvm_batches, read_side_file, scan_libsvm
 from .tabular import ColumnMap, feature_candidates, label_values, table_batches, table_schema
+from .validfile import ValidInput, train_then_valid
 from .writer import write_dataset
 
 TEXT_FORMATS = ("libsvm", "dense")
@@ -78,9 +79,28 @@ def _groups(
         raise DatasetError(
             f"{scan.path}: no 'qid:' fields and no group file {group_file}; "
             "give the split's group file, or make each split one query"
-        ).fixed_by("train_query", "eval_query", "one_query")
+        ).fixed_by("train_query", "eval_query", "valid_query", "one_query")
     sizes = read_side_file(group_file, scan.rows, "query")
     return np.repeat(np.arange(offset, offset + sizes.size, dtype=np.int64), sizes)
+
+
+def _same_id_kinds(scans: list[TextScan]) -> None:
+    """Candidate ids come from every file's docids or none; query ids share one type."""
+    with_docid = [s.path for s in scans if s.has_docid]
+    if with_docid and len(with_docid) != len(scans):
+        without = next(s.path for s in scans if not s.has_docid)
+        raise DatasetError(
+            f"{without}: has no '#docid = ...' comments but {with_docid[0]} does; candidate "
+            "ids must come from every file or none (remove the comments or add them)"
+        )
+    if len({s.int_qids for s in scans if s.has_qid}) > 1:
+        for scan in scans:
+            scan.int_qids = False  # one file has string qids: every file's become strings
+
+
+def _train_source(train: Path, valid: ValidInput | None) -> str:
+    """How errors name train.parquet's input: the train file, then the validation file."""
+    return str(train) if valid is None else f"{train} followed by {valid.path}"
 
 
 def _weights(scan: TextScan, explicit: Path | None) -> np.ndarray[Any, Any] | None:
@@ -110,16 +130,21 @@ def import_text(
     label_kind: str = "auto",
     producer: Producer | None = None,
     created_at: datetime | None = None,
+    valid: ValidInput | None = None,
 ) -> ManifestV1:
     """Import LibSVM/LETOR (``libsvm``) or headerless delimited (``dense``) text files.
 
     See ``tessera_lab.dataset.libsvm`` and ``.dense`` for the column conventions;
-    ``one_query`` makes each split one query (for data without queries).
+    ``one_query`` makes each split one query (for data without queries); ``valid`` adds a
+    validation file's rows to ``train.parquet`` under their own snapshot pair.
     """
     if text_format not in TEXT_FORMATS:
         raise DatasetError(f"unknown text format {text_format!r}: expected {list(TEXT_FORMATS)}")
     scan_file = scan_libsvm if text_format == "libsvm" else scan_dense
     scans = [scan_file(Path(train)), scan_file(Path(eval))]
+    if valid is not None:
+        scans.append(scan_file(valid.path))
+    _same_id_kinds(scans)
     low = [s.min_index for s in scans if s.min_index is not None]
     high = [s.max_index for s in scans if s.max_index is not None]
     if not high:
@@ -138,16 +163,22 @@ def import_text(
             f"{scans[0].path}: base score column {base_score_col!r} is not a feature column "
             f"(they run f{first}..f{last})"
         ).fixed_by("base_score_col")
-    train_ids = _groups(scans[0], Path(train_query) if train_query else None, 0, one_query)
-    offset = int(train_ids[-1]) + 1 if train_ids is not None else 0
-    eval_ids = _groups(scans[1], Path(eval_query) if eval_query else None, offset, one_query)
+    group_files = [train_query, eval_query, valid.query if valid else None]
+    weight_files = [train_weight, eval_weight, valid.weight if valid else None]
+    ids: dict[int, np.ndarray[Any, Any] | None] = {}
+    offset = 0
+    for i in (0, 2, 1) if valid is not None else (0, 1):  # valid's query ids follow train's
+        group_file = group_files[i]
+        ids[i] = _groups(scans[i], Path(group_file) if group_file else None, offset, one_query)
+        offset = offset if ids[i] is None else int(ids[i][-1]) + 1  # type: ignore[index]
     weights = [
-        _weights(scans[0], Path(train_weight) if train_weight else None),
-        _weights(scans[1], Path(eval_weight) if eval_weight else None),
+        _weights(scan, Path(f) if f else None) for scan, f in zip(scans, weight_files, strict=False)
     ]
-    if (weights[0] is None) != (weights[1] is None):
-        with_w = scans[0 if weights[0] is not None else 1].path
-        raise DatasetError(f"{with_w}: has a weight file but the other split has none")
+    for scan, w in zip(scans[1:], weights[1:], strict=True):
+        if (weights[0] is None) != (w is None):
+            with_w = scans[0].path if weights[0] is not None else scan.path
+            other = scan.path if weights[0] is not None else scans[0].path
+            raise DatasetError(f"{with_w}: has a weight file but {other} has none")
     keep = [*REQUIRED_COLUMNS, WEIGHT, *feature_columns(schema)]
     streams = [
         _select(
@@ -155,7 +186,7 @@ def import_text(
                 scan,
                 first_index=first,
                 last_index=last,
-                query_ids=ids,
+                query_ids=scan_ids,
                 weights=w,
                 category=category,
                 snapshot_pair=snapshot_pair,
@@ -163,16 +194,23 @@ def import_text(
             ),
             keep,
         )
-        for scan, ids, w in zip(scans, (train_ids, eval_ids), weights, strict=True)
+        for scan, scan_ids, w in zip(
+            scans, [ids[i] for i in range(len(scans))], weights, strict=True
+        )
     ]
+    train_stream = streams[0]
+    if valid is not None:
+        train_stream = train_then_valid(
+            streams[0], streams[2], train_path=scans[0].path, valid=valid
+        )
     return write_dataset(
         out_dir,
         name=name or _default_name(Path(train), base_score_col is None),
-        train=streams[0],
+        train=train_stream,
         eval=streams[1],
         feature_schema=schema,
         label_kind=_label_kind(label_kind, scans[0].labels | scans[1].labels),
-        sources={"train": str(scans[0].path), "eval": str(scans[1].path)},
+        sources={"train": _train_source(scans[0].path, valid), "eval": str(scans[1].path)},
         producer=producer,
         created_at=created_at,
     )
@@ -200,15 +238,18 @@ def import_table(
     label_kind: str = "auto",
     producer: Producer | None = None,
     created_at: datetime | None = None,
+    valid: ValidInput | None = None,
 ) -> ManifestV1:
-    """Import Parquet/CSV/TSV train and eval tables with named columns."""
-    paths = [Path(train), Path(eval)]
+    """Import Parquet/CSV/TSV train and eval tables with named columns; ``valid`` adds a
+    validation table's rows to ``train.parquet`` under their own snapshot pair."""
+    paths = [Path(train), Path(eval), *([valid.path] if valid is not None else [])]
     candidates = [feature_candidates(p, table_schema(p), columns, exclude) for p in paths]
-    if candidates[0] != candidates[1]:
-        missing = sorted(set(candidates[0]) ^ set(candidates[1]))
-        raise DatasetError(
-            f"{paths[1]}: feature columns differ from {paths[0]} (e.g. {missing[:1]!r})"
-        )
+    for path, found in zip(paths[1:], candidates[1:], strict=True):
+        if found != candidates[0]:
+            missing = sorted(set(candidates[0]) ^ set(found))
+            raise DatasetError(
+                f"{path}: feature columns differ from {paths[0]} (e.g. {missing[:1]!r})"
+            )
     schema = resolve_families(
         candidates[0],
         _families(families),
@@ -217,18 +258,22 @@ def import_table(
     )
     kind = label_kind
     if kind == "auto":
-        kind = _label_kind(
-            "auto", label_values(paths[0], columns.label) | label_values(paths[1], columns.label)
-        )
+        kind = _label_kind("auto", set().union(*(label_values(p, columns.label) for p in paths)))
     features = feature_columns(schema)
+    train_stream = table_batches(paths[0], columns, features)
+    if valid is not None:
+        valid_stream = table_batches(valid.path, columns, features)
+        train_stream = train_then_valid(
+            train_stream, valid_stream, train_path=paths[0], valid=valid
+        )
     return write_dataset(
         out_dir,
         name=name or _default_name(paths[0], columns.base_score is None),
-        train=table_batches(paths[0], columns, features),
+        train=train_stream,
         eval=table_batches(paths[1], columns, features),
         feature_schema=schema,
         label_kind=_label_kind(kind, set()),
-        sources={"train": str(paths[0]), "eval": str(paths[1])},
+        sources={"train": _train_source(paths[0], valid), "eval": str(paths[1])},
         producer=producer,
         created_at=created_at,
     )

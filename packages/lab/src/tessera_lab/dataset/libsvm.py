@@ -9,12 +9,15 @@ Conventions (the same as LightGBM's own text loader):
   line), by default ``<data>.query`` beside the data file; eval query ids continue
   after the train ids so the splits never share a query;
 - ``<data>.weight`` beside the data file (one weight per row) becomes ``weight``;
+- a LETOR trailing comment ``#docid = ID ...`` becomes ``candidate_id`` (so scored
+  output joins back to documents); without one the candidate id is the row number;
 - without ``base_score_col`` the base score is ``-(position in the query)``: the
   baseline ordering is then the input order of each query.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +33,7 @@ from .columns import BASE_SCORE, CANDIDATE_ID, CATEGORY, LABEL, QUERY_ID, SNAPSH
 CHUNK_CELLS = 4_000_000
 """Dense cells per parsed chunk: rows per batch = CHUNK_CELLS // features (bounded memory)."""
 Arr = np.ndarray[Any, Any]
+DOCID = re.compile(r"\bdocid\s*=\s*(\S+)")
 
 
 @dataclass
@@ -44,10 +48,17 @@ class TextScan:
     int_qids: bool = True
     labels: frozenset[int] = frozenset()
     dense: bool = False
+    has_docid: bool = False
+    """Every data line carries ``#docid = ID`` (LETOR): candidate ids are those strings."""
 
 
-def _parse_line(path: Path, line_no: int, line: str) -> tuple[int, str | None, list[str]] | None:
-    body = line.split("#", 1)[0].split()
+Parsed = tuple[int, str | None, list[str], str | None]
+"""label, qid (or None), the index:value tokens, the LETOR docid (or None)."""
+
+
+def _parse_line(path: Path, line_no: int, line: str) -> Parsed | None:
+    text, _, comment = line.partition("#")
+    body = text.split()
     if not body:
         return None
     try:
@@ -63,7 +74,8 @@ def _parse_line(path: Path, line_no: int, line: str) -> tuple[int, str | None, l
     if rest and rest[0].startswith("qid:"):
         qid = rest[0][4:]
         rest = rest[1:]
-    return int(label_value), qid, rest
+    docid = DOCID.search(comment)
+    return int(label_value), qid, rest, docid.group(1) if docid else None
 
 
 def _parse_pairs(path: Path, line_no: int, tokens: list[str]) -> tuple[list[int], list[float]]:
@@ -87,6 +99,7 @@ def scan_libsvm(path: Path) -> TextScan:
     """First pass: rows, index range, qid presence, label values (and every line's syntax)."""
     scan = TextScan(path)
     labels: set[int] = set()
+    docids: bool | None = None
     try:
         handle = path.open(encoding="utf-8")
     except OSError as exc:
@@ -96,7 +109,14 @@ def scan_libsvm(path: Path) -> TextScan:
             parsed = _parse_line(path, line_no, line)
             if parsed is None:
                 continue
-            label, qid, rest = parsed
+            label, qid, rest, docid = parsed
+            if docids is None:
+                docids = docid is not None
+            elif docids != (docid is not None):
+                raise DatasetError(
+                    f"{path}:{line_no}: some lines have a '#docid = ...' comment and some do not "
+                    "(candidate ids must come from all lines or none)"
+                )
             if scan.has_qid is None:
                 scan.has_qid = qid is not None
             elif scan.has_qid != (qid is not None):
@@ -113,6 +133,7 @@ def scan_libsvm(path: Path) -> TextScan:
     if scan.rows == 0:
         raise DatasetError(f"{path}: no data rows")
     scan.labels = frozenset(labels)
+    scan.has_docid = bool(docids)
     return scan
 
 
@@ -185,12 +206,15 @@ def libsvm_batches(
             matrix = np.zeros((size, width), dtype=np.float64)
             labels = np.empty(size, dtype=np.int64)
             qids: list[Any] = []
+            docids: list[str] = []
             filled = 0
             for line_no, line in lines:
                 parsed = _parse_line(scan.path, line_no, line)
                 if parsed is None:
                     continue
-                labels[filled], qid, rest = parsed
+                labels[filled], qid, rest, docid = parsed
+                if scan.has_docid:
+                    docids.append(str(docid))
                 indices, values = _parse_pairs(scan.path, line_no, rest)
                 matrix[filled, np.array(indices, dtype=np.int64) - first_index] = values
                 if query_ids is None:
@@ -206,7 +230,11 @@ def libsvm_batches(
             positions = query_positions(ids, carry)
             columns: dict[str, Any] = {
                 QUERY_ID: pa.array(ids, pa.int64() if ids.dtype == np.int64 else pa.string()),
-                CANDIDATE_ID: np.arange(row, row + size, dtype=np.int64),
+                CANDIDATE_ID: (
+                    pa.array(docids, pa.string())
+                    if scan.has_docid
+                    else np.arange(row, row + size, dtype=np.int64)
+                ),
                 LABEL: labels,
                 CATEGORY: pa.array([category] * size, pa.string()),
                 SNAPSHOT_PAIR: pa.array([snapshot_pair] * size, pa.string()),
