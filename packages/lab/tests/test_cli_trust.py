@@ -22,7 +22,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from tessera_contracts import load_receipts, load_run_record
+from tessera_contracts import load_run_record
+from tessera_contracts.receipts import load_receipts
 
 CLI = Path(sys.executable).parent / "tessera-lab"
 

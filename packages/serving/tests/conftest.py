@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -27,12 +26,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import runs_factory
+from cli_runner import PG_PORT, Cli
 from s3_server import S3Server
 
 from tessera_serving.config import (
-    ARTIFACTS_URL_ENV,
-    DATABASE_URL_ENV,
-    HOME_ENV,
     ServingConfig,
 )
 from tessera_serving.registry import (
@@ -42,10 +39,8 @@ from tessera_serving.registry import (
     upgrade,
 )
 
-PG_PORT = int(os.environ.get("TESSERA_TEST_PG_PORT", "5432"))  # another port: "unreachable"
 PG_DSN = f"host=127.0.0.1 port={PG_PORT} user=postgres dbname=test connect_timeout=3"
 PG_URL = f"postgresql+psycopg://postgres@127.0.0.1:{PG_PORT}/test"
-TESSERA_SERVE = Path(sys.executable).parent / "tessera-serve"
 _pg_state: dict[str, str | None] = {}
 
 
@@ -179,50 +174,6 @@ def sqlite_registry(sqlite_config: ServingConfig) -> Iterator[Registry]:
 def runs() -> ModuleType:
     """The ``runs_factory`` module: ``runs.write_run_dir(tmp_path, ...)`` and friends."""
     return runs_factory
-
-
-def cli_env(config: ServingConfig, **extra: str) -> dict[str, str]:
-    """This environment with ``config``'s locations (and passive OpenMP waiting)."""
-    env = dict(os.environ)
-    env.update(
-        {
-            HOME_ENV: str(config.state_dir),
-            DATABASE_URL_ENV: config.database_url,
-            ARTIFACTS_URL_ENV: config.artifacts_url,
-            "OMP_WAIT_POLICY": "passive",
-        }
-    )
-    env.update(extra)
-    return env
-
-
-class Cli:
-    """Runs ``tessera-serve`` in a subprocess against one configuration."""
-
-    def __init__(self, config: ServingConfig, cwd: Path) -> None:
-        self.config = config
-        self.cwd = cwd
-
-    def __call__(self, *args: str | Path, **extra_env: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(TESSERA_SERVE), *map(str, args)],
-            capture_output=True,
-            text=True,
-            check=False,
-            cwd=self.cwd,
-            env=cli_env(self.config, **extra_env),
-            timeout=300,
-        )
-
-    def popen(self, *args: str | Path, **extra_env: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [str(TESSERA_SERVE), *map(str, args)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=self.cwd,
-            env=cli_env(self.config, **extra_env),
-        )
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from types import ModuleType
 
 import pytest
 import sqlalchemy as sa
+from cli_runner import Cli
 
-from conftest import Cli
 from tessera_contracts import compute_schema_sha
 from tessera_serving.config import ServingConfig
 from tessera_serving.registry import LiveSchema, RerankerModel, open_registry

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from cli_runner import Cli
 
-from conftest import Cli
 from tessera_serving.config import ServingConfig
 from tessera_serving.errors import SchemaRevisionError
 from tessera_serving.registry import (

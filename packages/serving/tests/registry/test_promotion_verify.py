@@ -7,8 +7,8 @@ from types import ModuleType
 
 import pytest
 import sqlalchemy as sa
+from cli_runner import Cli
 
-from conftest import Cli
 from tessera_serving.errors import ArtifactError, PromotionError
 from tessera_serving.registry import Registry, RerankerModel
 from tessera_serving.registry.models import resolve_model

@@ -11,9 +11,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from cli_runner import Cli
 from sqlalchemy import func, select
 
-from conftest import Cli
 from tessera_serving.errors import NotFoundError, RegistrationError
 from tessera_serving.registry import Registry, RerankerModel
 from tessera_serving.registry.live_schemas import add_live_schema

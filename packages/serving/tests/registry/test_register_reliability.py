@@ -17,8 +17,8 @@ from types import ModuleType
 
 import pytest
 import sqlalchemy as sa
+from cli_runner import Cli
 
-from conftest import Cli
 from tessera_serving.config import ServingConfig
 from tessera_serving.registry import RerankerModel, open_registry
 from tessera_serving.registry.live_schemas import add_live_schema

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from cli_runner import PG_PORT, Cli
 
-from conftest import PG_PORT, Cli
 from tessera_serving.config import ServingConfig
 from tessera_serving.registry import create_registry_engine, open_registry
 from tessera_serving.registry.live_schemas import add_live_schema

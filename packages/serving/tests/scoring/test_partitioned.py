@@ -19,9 +19,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from cli_runner import TESSERA_SERVE, Cli, cli_env
 from sqlalchemy import func, select
 
-from conftest import TESSERA_SERVE, Cli, cli_env
 from tessera_serving.registry import Registry
 from tessera_serving.registry.scale_tables import ScorePartition
 from tessera_serving.registry.scoring_tables import CurrentScore, ScoreAudit

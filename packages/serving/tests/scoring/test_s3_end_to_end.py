@@ -10,8 +10,8 @@ from types import ModuleType
 
 import pyarrow.parquet as pq
 import pytest
+from cli_runner import Cli
 
-from conftest import Cli
 from tessera_serving.config import ServingConfig
 
 from .conftest import candidates_table, write_candidates

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_runner import Cli
 from sqlalchemy import func, select
 
-from conftest import Cli
 from tessera_serving.config import ServingConfig
 from tessera_serving.registry import open_registry, upgrade
 from tessera_serving.registry.engine import create_registry_engine
