@@ -169,8 +169,9 @@ def import_text(
     offset = 0
     for i in (0, 2, 1) if valid is not None else (0, 1):  # valid's query ids follow train's
         group_file = group_files[i]
-        ids[i] = _groups(scans[i], Path(group_file) if group_file else None, offset, one_query)
-        offset = offset if ids[i] is None else int(ids[i][-1]) + 1  # type: ignore[index]
+        found = _groups(scans[i], Path(group_file) if group_file else None, offset, one_query)
+        ids[i] = found
+        offset = offset if found is None else int(found[-1]) + 1
     weights = [
         _weights(scan, Path(f) if f else None) for scan, f in zip(scans, weight_files, strict=False)
     ]
