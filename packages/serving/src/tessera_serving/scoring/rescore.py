@@ -161,6 +161,8 @@ def run_rescore(
             sweep.status, sweep.finished_at = "done", utcnow()
     result.events = recorder.events
     result.reasons = why_nothing_changed(result, name, job_filter, bool(sources), done_before)
+    if not sources and job_filter:
+        result.reasons = _superseded_jobs(registry, name, job_filter) or result.reasons
     counts = {"rescored": result.rescored, "unchanged": result.unchanged, "pages": result.pages}
     finish_job(registry, job_id, status="succeeded", rows=result.rescored, counts=counts)
     return result
@@ -169,6 +171,25 @@ def run_rescore(
 def _sweep_writes(registry: Registry, sweep_id: int) -> int:
     with registry.transaction(readonly=True) as session:
         return int(session.scalar(select(func.count()).where(ScoreAudit.sweep_id == sweep_id)) or 0)
+
+
+def _superseded_jobs(registry: Registry, name: str, jobs: list[int]) -> list[str]:
+    """Why the given jobs have no current rows: they stored scores, all since replaced."""
+    with registry.transaction(readonly=True) as session:
+        stored = session.scalars(
+            select(ScoringJob.id).where(
+                ScoringJob.id.in_(jobs),
+                ScoringJob.model_name == name,
+                ScoringJob.stored.is_(True),
+                ScoringJob.status == "succeeded",
+            )
+        ).all()
+    if not stored:
+        return []
+    return [
+        f"every score stored by job(s) {sorted(stored)} was superseded: "
+        "a later score job stored them again"
+    ]
 
 
 def why_nothing_changed(
