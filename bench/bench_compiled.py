@@ -228,7 +228,7 @@ def cmd_e2e(args: argparse.Namespace) -> None:
             row: dict[str, float] = {"raw": raw, "raw_cpu": raw_cpu}
             for backend in ("compiled", "lightgbm"):
                 served = _serve(
-                    "score", "--model", f"bench-{name}", "--input", data,
+                    "score", "--model", f"bench-{name}@none", "--input", data,
                     "--output", OUT / f"scores_{name}_{backend}.parquet",
                     "--backend", backend, "--threads", threads,
                 )  # fmt: skip
@@ -264,7 +264,7 @@ def cmd_memory(args: argparse.Namespace) -> None:
     for rows in args.rows:
         data = OUT / f"candidates_{rows}.parquet"
         served = _serve(
-            "score", "--model", f"bench-{args.model}", "--input", data,
+            "score", "--model", f"bench-{args.model}@none", "--input", data,
             "--output", OUT / "scores_memory.parquet", "--backend", args.backend,
             "--threads", args.threads,
         )  # fmt: skip

@@ -53,7 +53,7 @@ def main_job(tessera: Any, work: Path, run_id: str, *, first: bool) -> Path:
         step("tessera-serve", "schemas", "add", "--manifest", f"{run_id}/dataset/manifest.json")
     step("tessera-serve", "register", f"runs/{run_id}", "--name", "demo")
     step(
-        "tessera-serve", "score", "--model", "demo",
+        "tessera-serve", "score", "--model", "demo@none",
         "--input", f"{run_id}/dataset/eval.parquet", "--output", f"{run_id}/scores.parquet",
         "--backend", "lightgbm", "--threads", "1",
     )  # fmt: skip

@@ -50,7 +50,7 @@ def test_lab_dataset_trains_registers_scores_and_rescores(tmp_path: Path, tesser
         "tessera-serve",
         "score",
         "--model",
-        "e2e",
+        "e2e#1",  # registered, not promoted: named explicitly
         "--input",
         str(eval_path),
         "--output",
@@ -104,7 +104,7 @@ def test_lab_dataset_trains_registers_scores_and_rescores(tmp_path: Path, tesser
         "tessera-serve",
         "score",
         "--model",
-        "e2e",
+        "e2e#1",  # registered, not promoted: named explicitly
         "--input",
         "drifted.parquet",
         "--output",
@@ -142,4 +142,4 @@ def test_lab_dataset_trains_registers_scores_and_rescores(tmp_path: Path, tesser
         ).stdout
     )
     assert rescored["rescored"] == eval_table.num_rows and rescored["resumed"] is False
-    assert rescored["events"] == ["reranker.applied"]
+    assert rescored["events"] == ["model.explicit_version", "reranker.applied"]

@@ -74,8 +74,10 @@ def run_pipeline(
     run_dir = retrained_run(runs, tmp_path, run_id)
     register_runs(registry, [run_dir], name="demo", allow_unknown_schema=True)
     candidates = write_candidates(tmp_path / f"{run_id}.parquet", runs.DEFAULT_SCHEMA)
-    job = run_score_job(registry, "demo", candidates, tmp_path / f"{run_id}-out.parquet", OPTIONS)
-    run_rescore(registry, "demo", backend="lightgbm", num_threads=1)
+    job = run_score_job(
+        registry, "demo@none", candidates, tmp_path / f"{run_id}-out.parquet", OPTIONS
+    )
+    run_rescore(registry, "demo@none", backend="lightgbm", num_threads=1)
     backfill_schema_sha_v2(registry)
     return int(job.job_id)
 
@@ -172,7 +174,7 @@ def test_the_commands(
     candidates = write_candidates(tmp_path / "r2.parquet", runs.DEFAULT_SCHEMA)
     out = tmp_path / "r2-out.parquet"
     done = sqlite_cli(
-        "score", "--model", "demo", "--input", candidates, "--output", out, "--store",
+        "score", "--model", "demo@none", "--input", candidates, "--output", out, "--store",
         "--backend", "lightgbm", "--threads", "1", "--json", **env,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -53,7 +53,7 @@ def test_compile_then_score_reuses_the_cached_object(
     # --home wins over the environment, and the compiled cache follows it
     elsewhere = tmp_path / "elsewhere"
     scored = sqlite_cli(
-        "score", "--model", "rr", "--input", tmp_path / "in.parquet",
+        "score", "--model", "rr#1", "--input", tmp_path / "in.parquet",
         "--output", tmp_path / "out.parquet", "--backend", "compiled", "--threads", "1", "--json",
         "--home", sqlite_cli.config.state_dir, TESSERA_HOME=str(elsewhere),
     )  # fmt: skip

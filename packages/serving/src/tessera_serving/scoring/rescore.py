@@ -251,6 +251,8 @@ def _rescore(
         any_source = bool(_input_jobs(session, name, job_filter))
     result.events = recorder.events
     result.reasons = why_nothing_changed(result, name, job_filter, any_source, done_before)
+    if not any_source and job_filter:
+        result.reasons = _superseded_jobs(registry, name, job_filter) or result.reasons
     counts = {"rescored": result.rescored, "unchanged": result.unchanged, "pages": result.pages}
     finish_job(registry, job_id, status="succeeded", rows=result.rescored, counts=counts)
     return result
@@ -306,6 +308,25 @@ def _work(
 def _sweep_writes(registry: Registry, sweep_id: int) -> int:
     with registry.transaction(readonly=True) as session:
         return int(session.scalar(select(func.count()).where(ScoreAudit.sweep_id == sweep_id)) or 0)
+
+
+def _superseded_jobs(registry: Registry, name: str, jobs: list[int]) -> list[str]:
+    """Why the given jobs have no current rows: they stored scores, all since replaced."""
+    with registry.transaction(readonly=True) as session:
+        stored = session.scalars(
+            select(ScoringJob.id).where(
+                ScoringJob.id.in_(jobs),
+                ScoringJob.model_name == name,
+                ScoringJob.stored.is_(True),
+                ScoringJob.status == "succeeded",
+            )
+        ).all()
+    if not stored:
+        return []
+    return [
+        f"every score stored by job(s) {sorted(stored)} was superseded: "
+        "a later score job stored them again"
+    ]
 
 
 def why_nothing_changed(
