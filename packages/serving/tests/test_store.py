@@ -41,6 +41,30 @@ def _delete(store: ArtifactStore, sha256: str) -> None:
         store.fs.rm_file(f"{store.root}/{shard(sha256)}")
 
 
+def _objects(store: ArtifactStore) -> list[str]:
+    """Every object key under ``objects/`` (relative to the store's root)."""
+    if isinstance(store, LocalArtifactStore):
+        root = store.root
+        return sorted(
+            str(p.relative_to(root)) for p in (root / "objects").rglob("*") if p.is_file()
+        )
+    assert isinstance(store, FsspecArtifactStore)
+    found = store.fs.find(f"{store.root}/objects")
+    return sorted(
+        str(key).removeprefix("/").removeprefix(f"{store.root.lstrip('/')}/") for key in found
+    )
+
+
+def _identity(store: ArtifactStore, sha256: str) -> tuple[object, ...]:
+    """What changes if the object is written again (inode and mtime; fsspec's creation time)."""
+    if isinstance(store, LocalArtifactStore):
+        stat = (store.root / shard(sha256)).stat()
+        return (stat.st_ino, stat.st_mtime_ns)
+    assert isinstance(store, FsspecArtifactStore)
+    info = store.fs.info(f"{store.root}/{shard(sha256)}")
+    return (info.get("created") or info.get("LastModified"),)  # memory fs | S3
+
+
 @pytest.fixture(params=["local", "memory", "s3"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ArtifactStore]:
     if request.param == "local":
@@ -78,7 +102,23 @@ class TestArtifactStoreConformance:
         store.verify(sha)
 
     def test_put_is_idempotent(self, store: ArtifactStore) -> None:
-        assert store.put_bytes(b"same") == store.put_bytes(b"same")
+        """The same bytes twice: the same key, one object, and the first copy left in place."""
+        first = store.put_bytes(b"same")
+        stamp = _identity(store, first)
+        second = store.put_bytes(b"same")
+        assert first == second == hashlib.sha256(b"same").hexdigest()
+        assert _objects(store) == [shard(first)]
+        assert _identity(store, first) == stamp  # never rewritten
+
+    def test_restore_rewrites_only_a_missing_or_corrupt_object(self, store: ArtifactStore) -> None:
+        sha = store.put_bytes(b"booster")
+        stamp = _identity(store, sha)
+        assert store.restore(b"booster") is False and _identity(store, sha) == stamp
+        _delete(store, sha)
+        assert store.restore(b"booster") is True and store.read_bytes(sha) == b"booster"
+        _corrupt(store, sha, b"bit rot")
+        assert store.restore(b"booster") is True and store.read_bytes(sha) == b"booster"
+        assert _objects(store) == [shard(sha)]
 
     def test_put_file_streams_a_large_file(self, store: ArtifactStore, tmp_path: Path) -> None:
         path = tmp_path / "big.bin"

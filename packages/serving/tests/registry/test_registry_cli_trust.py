@@ -108,7 +108,7 @@ def test_a_database_newer_than_the_code_says_to_upgrade_tessera(
     cli: Cli, config: ServingConfig
 ) -> None:
     _execute(config, "UPDATE alembic_version SET version_num = '9999_from_the_future'")
-    for command in (("db", "upgrade"), ("verify",), ("models", "list")):
+    for command in (("db", "upgrade"), ("db", "current"), ("verify",), ("models", "list")):
         line = _one_line_error(cli(*command))
         assert "9999_from_the_future, which this code does not know" in line
         assert "upgrade Tessera" in line and "run `tessera-serve db upgrade`" not in line

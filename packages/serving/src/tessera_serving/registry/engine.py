@@ -24,6 +24,7 @@ from .dberrors import translate_db_errors
 from .migrate import check_revision as _check_revision
 from .migrate import code_revision as _code_revision
 from .migrate import database_revision as _database_revision
+from .migrate import refuse_unknown as _refuse_unknown
 from .migrate import upgrade as _upgrade
 
 if TYPE_CHECKING:
@@ -169,4 +170,5 @@ def registry_revisions(config: ServingConfig) -> tuple[str | None, str]:
             found = _database_revision(connection)
     finally:
         engine.dispose()
+    _refuse_unknown(found)
     return found, _code_revision()

@@ -66,7 +66,7 @@ def check_revision(engine: Engine) -> None:
     expected = code_revision()
     with engine.connect() as connection:
         found = database_revision(connection)
-    _refuse_unknown(found)
+    refuse_unknown(found)
     if found != expected:
         state = found if found is not None else "none (empty database)"
         raise SchemaRevisionError(
@@ -80,7 +80,7 @@ def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str | Non
 
     with engine.begin() as connection:
         before = database_revision(connection)
-        _refuse_unknown(before)
+        refuse_unknown(before)
         command.upgrade(alembic_config(connection), target)
         after = database_revision(connection)
     return before, after
@@ -95,7 +95,8 @@ def _known(revision: str) -> bool:
         return False
 
 
-def _refuse_unknown(revision: str | None) -> None:
+def refuse_unknown(revision: str | None) -> None:
+    """SchemaRevisionError if a newer Tessera migrated the database (upgrading code fixes it)."""
     if revision is not None and not _known(revision):
         raise SchemaRevisionError(
             f"registry database at revision {revision}, which this code does not know "
