@@ -54,7 +54,7 @@ def rescore_and_record(
     result.table = out
     if store:
         try:
-            _store(registry, served, table, job_id, result)
+            _store(registry, served, table, job_id, result, source)
         except Exception as exc:
             fields = {
                 "kind": "rescore",
@@ -69,7 +69,12 @@ def rescore_and_record(
 
 
 def _store(
-    registry: Registry, served: ServedModel, table: pa.Table, job_id: int, result: TableScore
+    registry: Registry,
+    served: ServedModel,
+    table: pa.Table,
+    job_id: int,
+    result: TableScore,
+    source: str,
 ) -> None:
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
@@ -87,7 +92,8 @@ def _store(
         job.model_ref, job.model_name, job.model_version = served.ref, served.name, served.version
         job.model_ids = [c.model_id for c in served.cells]
         job.model_sha256s = list(served.shas)
-        job.input_sha256, job.input_uri = input_sha, registry.store.uri(input_sha)
+        job.input_path, job.input_sha256 = source, input_sha
+        job.input_uri = registry.store.uri(input_sha)
         job.rows, job.live_schema_sha = table.num_rows, result.live_schema_sha
         job.counts = {**result.counts, "stored": stored}
         job.finished_at = utcnow()
