@@ -25,6 +25,7 @@ import fsspec
 from sqlalchemy import select
 
 from tessera_serving.config import ServingConfig
+from tessera_serving.errors import ScoringError
 from tessera_serving.registry import Registry, open_registry, utcnow
 from tessera_serving.registry.dberrors import UniqueConflict
 from tessera_serving.registry.scale_tables import ScorePartition
@@ -43,7 +44,8 @@ class PartitionTask:
     """Everything a worker needs to score one partition (sent to it pickled)."""
 
     config: ServingConfig
-    model_ref: str
+    model_ref: str  # pinned to NAME#VERSION by the job, so every worker scores one version
+    model_sha256s: tuple[str, ...]
     job_id: int
     batch_key: str
     partition: str
@@ -94,6 +96,11 @@ def _model(registry: Registry, task: PartitionTask, sink: _Sink) -> ScoringModel
 
     cache: dict[tuple[Any, ...], ScoringModel] = _local.__dict__.setdefault("models", {})
     cells = resolve_cells(registry, task.model_ref)
+    if sorted(c.artifact_sha256 for c in cells) != sorted(task.model_sha256s):
+        raise ScoringError(
+            f"model {task.model_ref}: its boosters changed in the registry during the job "
+            f"(expected {[s[:12] for s in task.model_sha256s]}); run the job again"
+        )
     key = (task.config, tuple(c.artifact_sha256 for c in cells), task.options.backend)
     if key not in cache:
         cache[key] = registry_model(

@@ -179,7 +179,9 @@ def run_partitioned_job(
     cells = resolve_cells(registry, model_ref)
     partitions = list_partitions(input_spec)
     outputs = output_paths(partitions, output_dir)
-    key = batch_key([c.artifact_sha256 for c in cells], partitions, output_dir, options)
+    shas = tuple(c.artifact_sha256 for c in cells)
+    pinned = f"{cells[0].name}#{cells[0].version}"
+    key = batch_key(shas, partitions, output_dir, options)
     job_id = create_job(
         registry,
         kind="score",
@@ -196,7 +198,7 @@ def run_partitioned_job(
         stored=options.store,
     )
     tasks = [
-        PartitionTask(registry.config, model_ref, job_id, key, p, o, options)
+        PartitionTask(registry.config, pinned, shas, job_id, key, p, o, options)
         for p, o in zip(partitions, outputs, strict=True)
     ]
     recorder = JobEventRecorder(registry, job_id)
