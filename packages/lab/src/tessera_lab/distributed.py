@@ -33,7 +33,6 @@ from tessera_lab.protocol import Cell, Rows, training_weights
 from tessera_lab.spec import DaskEngine, Spec
 
 Arr = np.ndarray[Any, Any]
-DASK_DISTRIBUTIONS = ("dask", "distributed", "pandas")
 _IGNORED_PARAMETER = re.compile(r"Parameter (num_threads|n_jobs) will be ignored")
 _NETWORK_LINE = re.compile(r"^\[(machines|local_listen_port): [^\n]*\]\n", re.MULTILINE)
 
@@ -43,13 +42,13 @@ def check_dask_installed(where: str) -> None:
     missing = []
     for module in ("dask.array", "distributed", "pandas"):
         try:
-            __import__(module)
+            import_module(module)
         except ImportError:
             missing.append(module.split(".")[0])
     if missing:
         raise TrainingError(
-            f"{where}: engine: the dask engine needs {', '.join(missing)}, which is not "
-            "installed; install the lab's dask extra (pip install 'tessera-lab[dask]')"
+            f"{where}: engine: the dask engine needs {' and '.join(missing)} (not installed); "
+            "install the lab's dask extra (pip install 'tessera-lab[dask]')"
         )
 
 

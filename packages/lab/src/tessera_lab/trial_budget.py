@@ -86,8 +86,7 @@ def claim(trial: optuna.Trial, n_trials: int) -> None:
     """Record this process as the trial's owner; raise ``SurplusTrial`` if over budget."""
     trial.set_user_attr(OWNER_ATTR, worker_id())
     if used(trial.study, below=trial.number) >= n_trials:
-        trial.set_user_attr(SURPLUS_ATTR, True)
-        trial.study.stop()
+        trial.set_user_attr(SURPLUS_ATTR, True)  # stop_when_full then stops this process
         raise SurplusTrial(f"trial {trial.number}: the study already has {n_trials} trials")
 
 

@@ -1,0 +1,69 @@
+"""The trial budget on a real Optuna journal: places, surplus trials, dead owners."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from optuna.trial import TrialState
+
+from tessera_lab.trial_budget import (
+    OWNER_ATTR,
+    SURPLUS_ATTR,
+    SurplusTrial,
+    claim,
+    fail_dead_trials,
+    used,
+    worker_id,
+)
+
+
+def journal_study(path: Path) -> optuna.Study:
+    return optuna.create_study(storage=JournalStorage(JournalFileBackend(str(path))))
+
+
+def dead_owner() -> str:
+    """The owner name of a process of this host that has exited."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return f"{socket.gethostname()}/{child.pid}/0"
+
+
+def test_running_trials_take_places_and_the_next_one_is_surplus(tmp_path: Path) -> None:
+    study = journal_study(tmp_path / "j")
+    first, second = study.ask(), study.ask()
+    claim(first, 2)
+    claim(second, 2)
+    assert used(study) == 2  # both running, both alive
+    third = study.ask()
+    with pytest.raises(SurplusTrial):
+        claim(third, 2)
+    assert study.trials[third.number].user_attrs[SURPLUS_ATTR] is True
+    study.tell(first, 0.5)
+    study.tell(second, state=TrialState.PRUNED)
+    assert used(study, below=third.number) == 2 and used(study) == 3
+
+
+def test_a_dead_owners_trial_frees_its_place(tmp_path: Path) -> None:
+    study = journal_study(tmp_path / "j")
+    zombie, live = study.ask(), study.ask()
+    zombie.set_user_attr(OWNER_ATTR, dead_owner())
+    claim(live, 2)
+    assert used(study) == 1  # the zombie does not count
+    assert fail_dead_trials(study) == 1
+    assert study.trials[zombie.number].state == TrialState.FAIL
+    assert study.trials[live.number].state == TrialState.RUNNING
+    assert study.trials[live.number].user_attrs[OWNER_ATTR] == worker_id()
+    claim(study.ask(), 2)  # the freed place is taken again, within budget
+
+
+def test_an_owner_on_another_host_is_trusted(tmp_path: Path) -> None:
+    study = journal_study(tmp_path / "j")
+    remote = study.ask()
+    remote.set_user_attr(OWNER_ATTR, f"not-{socket.gethostname()}/1/0")
+    assert used(study) == 1 and fail_dead_trials(study) == 0
