@@ -8,6 +8,7 @@ test pause hook) until all three are parked: three pages held at once, which a p
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -184,3 +185,22 @@ def test_rescore_cli_refuses_a_bad_pace(sqlite_cli: Cli) -> None:
     assert result.returncode == 2
     assert "--pace" in result.stderr and "pace must be ROWS/s" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("plan_batch", [7, 64, 262_144])
+def test_pages_are_whole_queries_across_read_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plan_batch: int
+) -> None:
+    from tessera_serving.scoring import sweep_pages
+
+    monkeypatch.setattr(sweep_pages, "_PLAN_BATCH", plan_batch)
+    table = candidates_table(n_queries=50, seed=2)
+    path = write_candidates(tmp_path / "in.parquet", table)
+    qid = table.column("query_id").to_pylist()
+    starts = {i for i in range(len(qid)) if i == 0 or qid[i] != qid[i - 1]}
+    bounds = list(sweep_pages.page_bounds(path, 40))
+    assert bounds[0][0] == 0 and bounds[-1][1] == len(qid)
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
+    assert all(first in starts for first, _ in bounds)  # every page starts a query
+    assert all(end - first >= 40 for first, end in bounds[:-1])
+    assert all(end - first < 40 + 15 for first, end in bounds)  # at most one query over
