@@ -140,7 +140,7 @@ def _move_staged(session: Any, job_id: int, model_name: str) -> int:
             _AUDIT_COLUMNS,
             select(c.id, literal(job_id), null(), c.score, c.source, c.model_sha256,
                    null(), null(), null(), literal(now, UtcDateTime()))
-            .where(c.model_name == model_name, c.job_id == job_id, ~audited),
+            .where(c.model_name == model_name, c.input_job_id == job_id, ~audited),
         )
     )  # fmt: skip
     stored = session.scalar(select(func.count()).select_from(_STAGED).where(mine))
