@@ -137,7 +137,7 @@ def test_a_schema_mismatch_falls_back_and_warns(
     register_runs(sqlite_registry, [runs.write_run_dir(tmp_path)], allow_unknown_schema=True)
     other = {"knn": ["knn_score", "knn_votes"], "length": ["query_len"]}
     candidates = write_candidates(tmp_path / "c.parquet", other)
-    run_score_job(sqlite_registry, "rr", candidates, tmp_path / "o.parquet", OPTIONS)
+    run_score_job(sqlite_registry, "rr#1", candidates, tmp_path / "o.parquet", OPTIONS)
     scoring = receipts_for_run(sqlite_registry, "mismatch")[-1]
     assert scoring.validation.passed
     assert (scoring.stats.accepted, scoring.stats.skipped) == (0, 120)

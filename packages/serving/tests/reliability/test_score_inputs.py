@@ -83,10 +83,10 @@ def test_output_equal_to_input_or_a_directory_is_refused(
 def test_stale_temporaries_of_dead_writers_are_cleaned(
     sqlite_cli: Any, sqlite_registry: Registry, ready: Path, tmp_path: Path
 ) -> None:
-    import socket
+    from tessera_serving.scoring.liveness import this_host
 
     out = tmp_path / "out.parquet"
-    dead = tmp_path / f".out.parquet.tmp-{socket.gethostname()}-999999"
+    dead = tmp_path / f".out.parquet.tmp-{this_host()}-999999"
     legacy = tmp_path / ".out.parquet.tmp-999998"
     other_host = tmp_path / ".out.parquet.tmp-some-other-host-999997"
     for path in (dead, legacy, other_host):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, select, update
@@ -28,8 +29,16 @@ STALE_AFTER_S = 600.0
 
 
 def this_host() -> str:
-    """The host name recorded on jobs (pid checks only make sense on the same host)."""
-    return socket.gethostname()[:255]
+    """Where pids mean the same thing: the host name plus the pid namespace where known.
+
+    Two containers may share a host name (host networking) but not their pids; a pid check
+    against a job of another namespace would wrongly find its process gone.
+    """
+    try:
+        namespace = f".pidns{Path('/proc/self/ns/pid').stat().st_ino}"
+    except OSError:
+        namespace = ""
+    return (socket.gethostname() + namespace)[:255]
 
 
 def pid_alive(pid: int) -> bool:

@@ -14,16 +14,41 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, delete, insert, select, update
+from sqlalchemy import (
+    CursorResult,
+    Table,
+    and_,
+    delete,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    update,
+)
 
 from tessera_serving.errors import ScoringError
-from tessera_serving.registry import Registry, utcnow
-from tessera_serving.registry.scoring_tables import ScoringJob, StagedScore
-from tessera_serving.scoring.stored_scores import ScoreRow, store_scores
+from tessera_serving.registry import Registry, UtcDateTime, utcnow
+from tessera_serving.registry.scoring_tables import (
+    CurrentScore,
+    ScoreAudit,
+    ScoringJob,
+    StagedScore,
+)
+from tessera_serving.scoring.stored_scores import ScoreRow
 from tessera_serving.testhooks import pause_point
 
 _STAGED = cast(Table, StagedScore.__table__)
-_PUBLISH_CHUNK = 5_000
+_CURRENT = cast(Table, CurrentScore.__table__)
+_AUDIT = cast(Table, ScoreAudit.__table__)
+_CURRENT_COLUMNS = [
+    "model_name", "query_id", "candidate_id", "score", "source", "model_sha256", "job_id",
+    "input_job_id", "row_index", "updated_at",
+]  # fmt: skip
+_AUDIT_COLUMNS = [
+    "current_id", "job_id", "sweep_id", "score", "source", "model_sha256", "previous_score",
+    "previous_source", "previous_model_sha256", "created_at",
+]  # fmt: skip
 
 
 def stage_rows(session: Any, job_id: int, rows: Sequence[ScoreRow]) -> int:
@@ -76,24 +101,51 @@ def publish(
 
 
 def _move_staged(session: Any, job_id: int, model_name: str) -> int:
-    """Store the staged rows of ``job_id`` in chunks (by id), then delete them."""
-    c, last, stored = _STAGED.c, 0, 0
-    while True:
-        chunk = session.execute(
-            select(c.id, c.query_id, c.candidate_id, c.score, c.source, c.model_sha256, c.row_index)
-            .where(c.job_id == job_id, c.id > last)
-            .order_by(c.id)
-            .limit(_PUBLISH_CHUNK)
-        ).all()
-        if not chunk:
-            break
-        last = chunk[-1].id
-        rows = [ScoreRow(*r[1:]) for r in chunk]
-        stored += store_scores(
-            session, model_name=model_name, job_id=job_id, input_job_id=job_id, rows=rows
+    """Store the staged rows of ``job_id`` set-wise (four statements), then delete them.
+
+    Rows with a current score: audit (with the previous values), then update. Rows without:
+    insert, then audit (no previous values). Same outcome as ``store_scores``, without
+    reading the rows back into Python.
+    """
+    s, c, a = _STAGED.c, _CURRENT.c, _AUDIT.c
+    now = utcnow()
+    same_pair = and_(
+        c.model_name == model_name, c.query_id == s.query_id, c.candidate_id == s.candidate_id
+    )
+    mine = s.job_id == job_id
+    session.execute(
+        insert(_AUDIT).from_select(
+            _AUDIT_COLUMNS,
+            select(c.id, literal(job_id), null(), s.score, s.source, s.model_sha256,
+                   c.score, c.source, c.model_sha256, literal(now, UtcDateTime()))
+            .select_from(_STAGED.join(_CURRENT, same_pair))
+            .where(mine),
         )
-    session.execute(delete(_STAGED).where(c.job_id == job_id))
-    return stored
+    )  # fmt: skip
+    session.execute(
+        update(_CURRENT)
+        .where(same_pair, mine)
+        .values(score=s.score, source=s.source, model_sha256=s.model_sha256, job_id=job_id,
+                input_job_id=job_id, row_index=s.row_index, updated_at=now)
+    )  # fmt: skip
+    fresh = select(literal(model_name), s.query_id, s.candidate_id, s.score, s.source,
+                   s.model_sha256, literal(job_id), literal(job_id), s.row_index,
+                   literal(now, UtcDateTime())).where(
+        mine, ~select(c.id).where(same_pair).exists()
+    )  # fmt: skip
+    session.execute(insert(_CURRENT).from_select(_CURRENT_COLUMNS, fresh))
+    audited = select(a.id).where(a.current_id == c.id, a.job_id == job_id).exists()
+    session.execute(
+        insert(_AUDIT).from_select(
+            _AUDIT_COLUMNS,
+            select(c.id, literal(job_id), null(), c.score, c.source, c.model_sha256,
+                   null(), null(), null(), literal(now, UtcDateTime()))
+            .where(c.model_name == model_name, c.input_job_id == job_id, ~audited),
+        )
+    )  # fmt: skip
+    stored = session.scalar(select(func.count()).select_from(_STAGED).where(mine))
+    session.execute(delete(_STAGED).where(mine))
+    return int(stored or 0)
 
 
 def discard(registry: Registry, job_id: int) -> None:
