@@ -16,8 +16,9 @@ import pytest
 import sqlalchemy as sa
 from cli_runner import Cli
 
+from tessera_contracts import NAME_MAX_LENGTH
 from tessera_serving.config import ServingConfig
-from tessera_serving.registry import RerankerModel, open_registry
+from tessera_serving.registry import LiveSchema, RerankerModel, open_registry
 from tessera_serving.registry.live_schemas import add_live_schema
 from tessera_serving.registry.receipt_store import receipts_for_run
 from tessera_serving.store import shard
@@ -117,6 +118,31 @@ def test_a_verdict_the_spec_gate_does_not_give_is_refused(
     assert "field 'gate.model_value' is 0.99 but metrics (ndcg@10) states 0.71" in line
 
 
+def test_import_by_reference_cross_checks_too(
+    sqlite_cli: Cli, sqlite_config: ServingConfig, runs: ModuleType, tmp_path: Path
+) -> None:
+    _add_live(sqlite_config)
+    run_dir = runs.write_run_dir(tmp_path / "runs", "held", verdict="HOLD")
+    _edit_json(run_dir / "run.json", **{"gate.verdict": "PROMOTE", "gate.min_lift": -1})
+    with open_registry(sqlite_config) as registry:
+        sha = registry.store.put_file(run_dir / "model.txt")
+        uri = registry.store.uri(sha)
+    args = [
+        "import-by-reference",
+        "--uri",
+        uri,
+        "--sha256",
+        sha,
+        "--run-json",
+        run_dir / "run.json",
+    ]
+
+    line = _one_line_error(sqlite_cli(*args, "--spec", run_dir / "spec.yaml"))
+
+    assert "field 'gate.min_lift' is -1.0 but spec.yaml states 0.5" in line
+    assert _names(sqlite_config) == []
+
+
 @pytest.mark.parametrize(
     ("options", "edits", "expected"),
     [
@@ -194,6 +220,11 @@ def test_a_1000_character_name_never_reaches_the_database(
     longest = "n" * 128  # the limit holds on every backend
     assert cli("register", "--name", longest, run_dir).returncode == 0
     assert _names(config) == [(longest, 1, "")]
+
+
+def test_name_columns_hold_exactly_the_contracts_longest_name() -> None:
+    for column in (RerankerModel.name, RerankerModel.run_name, LiveSchema.name):
+        assert column.type.length == NAME_MAX_LENGTH, column  # type: ignore[attr-defined]
 
 
 # -- a deleted or corrupted artifact can be repaired --------------------------------------
