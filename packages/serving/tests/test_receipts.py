@@ -224,3 +224,25 @@ def test_import_by_reference_is_a_registration(
     assert {f.path for f in ok.inputs.files} == {"run.json#content", "artifact"}
     assert ok.outputs.files[0].records == 1
     assert not failed.validation.passed and failed.stats.rejected == 1
+
+
+def test_a_failed_score_job_leaves_a_failed_receipt_linked_to_its_job(
+    sqlite_registry: Registry, runs: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tessera_serving.errors import ScoringError
+
+    monkeypatch.setenv("TESSERA_RUN_ID", "failing")
+    register_runs(sqlite_registry, [runs.write_run_dir(tmp_path)], allow_unknown_schema=True)
+    candidates = write_candidates(tmp_path / "c.parquet", runs.DEFAULT_SCHEMA)
+    created: list[int] = []
+    bad = ScoreOptions(batch_size=0, backend="lightgbm", num_threads=1)  # fails after the job opens
+    with pytest.raises(ScoringError):
+        run_score_job(
+            sqlite_registry, "rr", candidates, tmp_path / "o.parquet", bad,
+            on_created=created.append,
+        )  # fmt: skip
+    scoring = receipts_for_run(sqlite_registry, "failing")[-1]
+    assert scoring.stage == "scoring" and not scoring.validation.passed
+    assert scoring.validation.errors[0].class_ == "ScoringError"
+    assert (scoring.stats.records_in, scoring.stats.rejected) == (120, 120)
+    assert receipts_for_job(sqlite_registry, created[0]) == [scoring]
