@@ -22,7 +22,7 @@ def test_both_operations_read_the_same_schema(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "match"),
     [
-        ("knn: [a\n", "not valid JSON/YAML"),
+        ("knn: [a\n", "not valid YAML"),
         ("knn: a\n", "expected a mapping family -> list of column names, found dict"),
         ("- a\n", "found list"),
         ("{}\n", "found an empty mapping"),

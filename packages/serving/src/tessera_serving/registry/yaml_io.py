@@ -46,10 +46,13 @@ def read_schema_file(path: Path, error: type[ServingError]) -> dict[str, list[st
     Checks the shape only; the fingerprints check the names (``compute_schema_sha``).
     """
     text = read_text(path, error)
-    try:
-        data: Any = json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_LOADER)
-    except (ValueError, yaml.YAMLError) as exc:
-        raise error(f"{path}: not valid JSON/YAML: {_first_line(exc)}") from exc
+    if path.suffix != ".json":
+        data: Any = load_yaml(text, str(path), error)
+    else:
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise error(f"{path}: not valid JSON/YAML: {_first_line(exc)}") from exc
     ok = (
         isinstance(data, dict)
         and bool(data)
