@@ -25,7 +25,9 @@ from typing import Any, ParamSpec
 from tessera_contracts import ContractError, FileRef, Receipt, parse_json, run_record_content
 from tessera_contracts.receipts import ReceiptRecorder, resolve_run_id, write_receipt
 from tessera_lab import __version__
+from tessera_lab.errors import LabError
 from tessera_lab.provenance import PRODUCER_NAME
+from tessera_lab.yaml_files import load_yaml_file
 
 RECEIPTS_SUBDIR = Path("report") / "receipts"
 DATASET_SPLITS = ("train.parquet", "eval.parquet")
@@ -150,7 +152,6 @@ def _split_problems(ref: FileRef, entry: Any, rows: int | None) -> list[str]:
 def _spec_content(path: Path) -> dict[str, Any] | None:
     """A spec's content without ``dataset``: a location (the dataset's files are inputs)."""
     from tessera_lab.errors import SpecError
-    from tessera_lab.yaml_files import load_yaml_file
 
     try:
         data = load_yaml_file(path, what="spec", error=SpecError)
@@ -282,7 +283,6 @@ def recorded_training(train: Callable[P, list[Path]]) -> Callable[P, list[Path]]
 
 def _spec_dataset(spec_path: Path) -> Path | None:
     """The spec's dataset directory, or None when the spec does not load (training says why)."""
-    from tessera_lab.errors import LabError
     from tessera_lab.spec import load_spec
 
     try:
