@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import re
 import os
+import re
 import secrets
 import shlex
 import socket
