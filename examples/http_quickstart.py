@@ -14,6 +14,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import secrets
 import shlex
 import socket
@@ -86,7 +87,7 @@ class Demo:
         if method == "POST":
             curl += ' -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json"'
         if body is not None:
-            name = f"{title.split()[0].lower()}-body.json"
+            name = "-".join(re.findall(r"[a-z0-9]+", title.lower())) + ".json"
             (self.work / name).write_text(json.dumps(body))
             curl += f" --data-binary @{name}"
         print(f"\n## {title}\n$ {curl}")
@@ -167,7 +168,7 @@ def run(demo: Demo, work: Path) -> int:
     )
     print(
         f"\nhttp quickstart: {'ok' if ok else 'UNEXPECTED RESULT'}; server log: "
-        f"{work / 'http-server.log'}; export TOKEN=<the token> to replay the curl lines"
+        f"{work / 'http-server.log'}; replay the curl lines from {work} with $TOKEN set"
     )
     return 0 if ok else 1
 

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import httpx
-from server_harness import TOKEN, Server, rows, start_server
+from server_harness import TOKEN, Server, rows, run_cli, start_server
 
 from tessera_serving.config import ServingConfig
 
@@ -162,3 +162,13 @@ def test_readyz_reports_what_it_serves_and_why_not(
         assert other.anon.get("/healthz").status_code == 200
     finally:
         other.stop()
+
+
+def test_http_refuses_a_missing_registry_in_one_line(tmp_path: Path) -> None:
+    missing = ServingConfig.from_env(state_dir=tmp_path / "nowhere")
+    done = run_cli(missing, tmp_path, "http", "--port", "0")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"tessera-serve: error: registry database {tmp_path / 'nowhere' / 'registry.db'} "
+        "does not exist: run `tessera-serve db upgrade`"
+    ]

@@ -41,10 +41,12 @@ def _run(args: argparse.Namespace) -> int:
         raise ServingError(f"--workers must be >= 1, got {args.workers}")
     import uvicorn
 
+    from tessera_serving import open_registry
     from tessera_serving.http.logs import configure_logging
     from tessera_serving.http.settings import HttpSettings
 
-    HttpSettings.from_env()  # a malformed setting is a one-line error before binding
+    settings = HttpSettings.from_env()  # a malformed setting: a one-line error, before binding
+    open_registry(settings.serving, check_revision=False).close()  # no database: the same
     configure_logging(args.log_level)
     uvicorn.run(
         "tessera_serving.http.app:create_app",

@@ -4,11 +4,11 @@ prediction set (streamed as TSV in bounded memory)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +21,8 @@ router = APIRouter(tags=["jobs"])
 TSV_COLUMNS = ("query_id", "candidate_id", "score", "rank", "source", "model_sha256")
 TSV_BATCH_ROWS = 65_536
 _EVENT_KEYS = ("seq", "event", "level", "created_at")
+MAX_ID = 2**31 - 1  # registry ids are 32-bit integers (PostgreSQL INTEGER)
+JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="a job id")]
 
 
 class JobSubmission(BaseModel):
@@ -63,7 +65,9 @@ async def list_jobs(
     model: str | None = None,
     kind: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    before: int | None = Query(None, description="only jobs with a smaller id (paging)"),
+    before: int | None = Query(
+        None, ge=1, le=MAX_ID, description="only jobs with a smaller id (paging)"
+    ),
 ) -> dict[str, Any]:
     registry = service(request).registry
     jobs = await run_in_threadpool(
@@ -75,7 +79,7 @@ async def list_jobs(
 
 
 @router.get("/jobs/{job_id}", summary="One job", dependencies=[Depends(read_access)])
-async def get_job(job_id: int, request: Request) -> dict[str, Any]:
+async def get_job(job_id: JobId, request: Request) -> dict[str, Any]:
     job: dict[str, Any] = await run_in_threadpool(api.get_job, service(request).registry, job_id)
     return job
 
@@ -83,7 +87,7 @@ async def get_job(job_id: int, request: Request) -> dict[str, Any]:
 @router.get(
     "/jobs/{job_id}/events", summary="A job's events in order", dependencies=[Depends(read_access)]
 )
-async def get_events(job_id: int, request: Request) -> dict[str, Any]:
+async def get_events(job_id: JobId, request: Request) -> dict[str, Any]:
     rows = await run_in_threadpool(api.job_events, service(request).registry, job_id)
     events = [
         {
@@ -104,7 +108,7 @@ async def get_events(job_id: int, request: Request) -> dict[str, Any]:
     dependencies=[Depends(read_access)],
     response_class=StreamingResponse,
 )
-async def prediction_set_tsv(job_id: int, request: Request) -> StreamingResponse:
+async def prediction_set_tsv(job_id: JobId, request: Request) -> StreamingResponse:
     parquet = await run_in_threadpool(api.prediction_set, service(request).registry, job_id)
     return StreamingResponse(
         _tsv(parquet), media_type="text/tab-separated-values; charset=utf-8",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,6 +13,7 @@ from .auth import read_access, write_access
 from .ops import service
 
 router = APIRouter(prefix="/reranker-models", tags=["models"])
+Version = Annotated[int, Path(ge=1, le=2**31 - 1, description="a model version")]
 
 
 class ImportByReference(BaseModel):
@@ -62,7 +63,7 @@ async def show_name(name: str, request: Request) -> dict[str, Any]:
     dependencies=[Depends(read_access)],
 )
 async def show_version(
-    name: str, version: int, request: Request, full: bool = False
+    name: str, version: Version, request: Request, full: bool = False
 ) -> dict[str, Any]:
     document: dict[str, Any] = await run_in_threadpool(
         lambda: api.describe_version(service(request).registry, f"{name}#{version}", full=full)
@@ -101,7 +102,7 @@ async def import_by_reference(body: ImportByReference, request: Request) -> dict
     dependencies=[Depends(write_access)],
 )
 async def promote(
-    name: str, version: int, request: Request, body: PromoteBody | None = None
+    name: str, version: Version, request: Request, body: PromoteBody | None = None
 ) -> dict[str, Any]:
     reason = body.reason if body is not None else "promote"
     result = await run_in_threadpool(

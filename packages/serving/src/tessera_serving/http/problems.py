@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tessera_contracts import ContractError
 from tessera_serving.errors import (
     ArtifactError,
+    ConfigurationError,
     NotFoundError,
     RegistrationError,
     RegistryError,
@@ -39,6 +40,7 @@ _ERROR_TABLE: tuple[tuple[type[BaseException], int, str, str], ...] = (
     (ArtifactError, 503, "artifact_store_error", "Artifact store error"),
     (ScoringError, 422, "invalid_scoring_input", "Invalid scoring input"),
     (ContractError, 422, "contract_violation", "Contract violation"),
+    (ConfigurationError, 422, "invalid_setting", "Invalid setting or reference"),
     (ServingError, 409, "refused", "Refused"),
 )
 _HTTP_CODES = {

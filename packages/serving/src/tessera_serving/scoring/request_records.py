@@ -49,15 +49,23 @@ class RequestRecorder:
         self._ids: queue.SimpleQueue[int] = queue.SimpleQueue()
         self._records: queue.SimpleQueue[RequestRecord | None] = queue.SimpleQueue()
         self._reserve_lock = threading.Lock()
+        self._start_lock = threading.Lock()
+        self._started = False
         self._thread = threading.Thread(target=self._run, name="tessera-records", daemon=True)
         self.written = 0
 
     def start(self) -> None:
-        self._reserve(self._block)
-        self._thread.start()
+        """Reserve the first block and start the writer (once; later calls do nothing)."""
+        with self._start_lock:
+            if self._started:
+                return
+            self._reserve(self._block)
+            self._thread.start()
+            self._started = True
 
     def job_id(self) -> int:
         """A reserved job id (reserving a new block inline only if the pool ran dry)."""
+        self.start()
         try:
             return self._ids.get_nowait()
         except queue.Empty:
@@ -70,8 +78,9 @@ class RequestRecorder:
 
     def close(self) -> None:
         """Write everything queued, then stop the thread."""
-        self._records.put(None)
-        self._thread.join(timeout=30)
+        if self._thread.is_alive():
+            self._records.put(None)
+            self._thread.join(timeout=30)
 
     def _reserve(self, count: int) -> None:
         with self._reserve_lock, self._registry.transaction() as session:
