@@ -163,6 +163,68 @@ def rescore(args: argparse.Namespace) -> dict[str, Any]:
     return {"store_100k_s": store_s, "runs": results}
 
 
+def rescore_writes(args: argparse.Namespace) -> dict[str, Any]:
+    """One process, in-process, interleaved: a page written with one array-bound statement
+    per table (the PostgreSQL path) vs. executemany (a statement per row, the old path)."""
+    import psycopg
+    from sqlalchemy import insert
+
+    from tessera_serving.config import ServingConfig
+    from tessera_serving.registry import open_registry, upgrade
+    from tessera_serving.registry.engine import create_registry_engine
+    from tessera_serving.scoring import stored_scores
+    from tessera_serving.scoring.rescore import run_rescore
+    from tessera_serving.scoring.score_job import ScoreOptions, run_score_job
+
+    sys.path.insert(0, str(ROOT / "packages" / "serving" / "tests" / "scoring"))
+    from conftest import candidates_table, make_booster, register, write_candidates
+
+    def executemany(session: Any, updates: Any, audit: Any, job_id: int, now: Any) -> None:
+        session.execute(stored_scores._RESCORE_CURRENT, updates)
+        session.execute(insert(stored_scores._AUDIT), audit)
+
+    arrays = stored_scores._rescore_with_arrays
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    home = OUT / "rescore-writes"
+    shutil.rmtree(home, ignore_errors=True)
+    config = ServingConfig.from_env(
+        state_dir=home, database_url=url, artifacts_url=str(home / "artifacts")
+    )
+    runs: list[dict[str, Any]] = []
+    try:
+        engine = create_registry_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        table = candidates_table(n_queries=args.stored // 9 + 200).slice(0, args.stored)
+        with open_registry(config) as registry:
+            register(registry, make_booster(table))
+            path = write_candidates(home / "in.parquet", table)
+            options = ScoreOptions(backend="lightgbm", num_threads=1, store=True)
+            run_score_job(registry, "rr", path, home / "out.parquet", options)
+            versions = iter(range(2, 100))
+            for _ in range(args.repeats):
+                for name, fn in (("arrays", arrays), ("executemany", executemany)):
+                    version = next(versions)
+                    register(registry, make_booster(table, rounds=6, seed=version),
+                             version=version, stage="staging")  # fmt: skip
+                    stored_scores._rescore_with_arrays = fn
+                    t0, c0 = time.perf_counter(), time.process_time()
+                    done = run_rescore(registry, f"rr#{version}", backend="lightgbm",
+                                       num_threads=1)  # fmt: skip
+                    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                    rate = done.rescored / wall
+                    runs.append({"writes": name, "rows": done.rescored, "wall": wall,
+                                 "client_cpu": cpu, "rows_per_s": rate})  # fmt: skip
+    finally:
+        stored_scores._rescore_with_arrays = arrays
+        with psycopg.connect(PG_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    return {"runs": runs}
+
+
 def s3_store(args: argparse.Namespace) -> dict[str, Any]:
     from s3_server import S3Server
 
@@ -211,12 +273,14 @@ def main() -> None:
     p.add_argument("--rows", type=int, default=250_000, help="rows per partition (x8)")
     p.add_argument("--stored", type=int, default=100_000)
     p.add_argument("--repeats", type=int, default=2)
-    p.add_argument("--only", choices=["partitioned", "rescore", "s3"])
+    p.add_argument("--only", choices=["partitioned", "rescore", "rescore-writes", "s3"])
     args = p.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     bs.OUT.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {"load_average": os.getloadavg()}
-    for name, fn in (("s3", s3_store), ("rescore", rescore), ("partitioned", partitioned)):
+    steps = [("s3", s3_store), ("rescore", rescore), ("rescore-writes", rescore_writes),
+             ("partitioned", partitioned)]  # fmt: skip
+    for name, fn in steps:
         if args.only in (None, name):
             report[name] = fn(args)
             print(json.dumps({name: report[name]}, indent=1), flush=True)

@@ -16,11 +16,13 @@ import subprocess
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from cli_runner import Cli
 from sqlalchemy import func, select
 
 from tessera_serving.config import ServingConfig
+from tessera_serving.errors import ScoringError
 from tessera_serving.registry import open_registry, upgrade
 from tessera_serving.registry.engine import create_registry_engine
 from tessera_serving.registry.scale_tables import RescorePage
@@ -204,3 +206,17 @@ def test_pages_are_whole_queries_across_read_batches(
     assert all(first in starts for first, _ in bounds)  # every page starts a query
     assert all(end - first >= 40 for first, end in bounds[:-1])
     assert all(end - first < 40 + 15 for first, end in bounds)  # at most one query over
+
+
+def test_forward_rows_reads_ranges_across_batches_and_goes_back(tmp_path: Path) -> None:
+    from tessera_serving.scoring.sweep_pages import ForwardRows
+
+    table = candidates_table(n_queries=30, seed=5)
+    path = write_candidates(tmp_path / "in.parquet", table)
+    reader = ForwardRows(path, ["query_id", "candidate_id", "knn_votes"], batch_size=16)
+    for first, end in [(0, 5), (5, 40), (100, 150), (10, 20), (60, table.num_rows)]:
+        got = reader.rows(first, end)
+        want = table.select(["query_id", "candidate_id", "knn_votes"]).slice(first, end - first)
+        assert pa.Table.from_batches([got]).equals(want)
+    with pytest.raises(ScoringError, match="a stored page needs row"):
+        reader.rows(table.num_rows, table.num_rows + 5)
