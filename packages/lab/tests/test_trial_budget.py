@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import subprocess
 from pathlib import Path
@@ -18,6 +19,7 @@ from tessera_lab.trial_budget import (
     SurplusTrial,
     claim,
     fail_dead_trials,
+    hide_surplus_failures,
     used,
     worker_id,
 )
@@ -67,3 +69,39 @@ def test_an_owner_on_another_host_is_trusted(tmp_path: Path) -> None:
     remote = study.ask()
     remote.set_user_attr(OWNER_ATTR, f"not-{socket.gethostname()}/1/0")
     assert used(study) == 1 and fail_dead_trials(study) == 0
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.mark.parametrize("hide", [False, True])
+def test_surplus_trials_are_not_reported_as_failures(tmp_path: Path, hide: bool) -> None:
+    study = journal_study(tmp_path / "j")
+    records = _Records()
+    logger = logging.getLogger("optuna.study._optimize")
+    logger.addHandler(records)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        with hide_surplus_failures() as hidden:
+
+            def objective(trial: optuna.Trial) -> float:
+                try:
+                    claim(trial, 0)
+                except SurplusTrial:
+                    if hide:
+                        hidden.numbers.add(trial.number)
+                    raise
+                return 0.0
+
+            study.optimize(objective, n_trials=1, catch=(SurplusTrial,))
+    finally:
+        logger.removeHandler(records)
+    assert study.trials[0].state == TrialState.FAIL
+    failed = [m for m in records.messages if m.startswith("Trial 0 failed")]
+    assert failed == [] if hide else failed

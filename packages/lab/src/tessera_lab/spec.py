@@ -193,7 +193,7 @@ class Search(_Strict):
         return value
 
 
-DASK_SCHEDULER_PATTERN = r"^(local|(tcp|tls)://[^\s/]+:[0-9]{1,5})$"
+DASK_SCHEDULER_PATTERN = r"^(local|tcp://[^\s/]+:[0-9]{1,5})$"
 
 
 class LocalEngine(_Strict):

@@ -15,9 +15,12 @@ alive; for database storages Optuna's heartbeat fails their stale trials.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -103,3 +106,29 @@ def wait_for_others(study: optuna.Study, poll_s: float = 0.5) -> None:
         if not any(owner_alive(t) and not t.user_attrs.get(SURPLUS_ATTR) for t in running):
             return
         time.sleep(poll_s)
+
+
+class SurplusFailures(logging.Filter):
+    """Drops Optuna's "Trial N failed" log lines of this process's surplus trials."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.numbers: set[int] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "SurplusTrial" in message:
+            return False
+        return not any(message.startswith(f"Trial {n} failed") for n in self.numbers)
+
+
+@contextmanager
+def hide_surplus_failures() -> Iterator[SurplusFailures]:
+    """For the block, Optuna does not report surplus trials as failures (they are expected)."""
+    logger = logging.getLogger("optuna.study._optimize")
+    hidden = SurplusFailures()
+    logger.addFilter(hidden)
+    try:
+        yield hidden
+    finally:
+        logger.removeFilter(hidden)

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import re
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from tessera_lab.trial_budget import (
     SurplusTrial,
     claim,
     fail_dead_trials,
+    hide_surplus_failures,
     stop_when_full,
     used,
     wait_for_others,
@@ -155,16 +156,6 @@ def _rdb_storage(url: str, attempts: int = 4) -> optuna.storages.RDBStorage:
     raise AssertionError("unreachable")
 
 
-class _HideSurplus(logging.Filter):
-    """Optuna logs every caught trial failure; a surplus trial is expected, not a failure."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "SurplusTrial" not in record.getMessage()
-
-
-logging.getLogger("optuna.study._optimize").addFilter(_HideSurplus())
-
-
 def _suggest(trial: optuna.Trial, name: str, dim: FloatRange | IntRange | Categorical) -> Any:
     if isinstance(dim, FloatRange):
         return trial.suggest_float(name, dim.low, dim.high, log=dim.log)
@@ -221,7 +212,11 @@ def run_study(
     )
 
     def objective(trial: optuna.Trial) -> float:
-        claim(trial, n_trials)
+        try:
+            claim(trial, n_trials)
+        except SurplusTrial:
+            hidden.numbers.add(trial.number)
+            raise
         overrides = {n: _suggest(trial, n, d) for n, d in search.space.items()}
         pruning = LightGBMPruningCallback(trial, metric, valid_name=VALID_NAME)
         fit = fit_cell(
@@ -238,14 +233,30 @@ def run_study(
             best = _best_value(study)
             progress.trial(trial.number, n_trials, trial.state.name.lower(), best, study_name)
 
-    timeout_s = options.timeout_s or search.timeout_s
+    with hide_surplus_failures() as hidden:
+        _fill(study, objective, n_trials, show, options.timeout_s or search.timeout_s)
+    result = _result(study, shown_url(url), metric, direction)
+    if progress is not None:
+        progress.best(result.summary)  # ends with the best trial's parameters
+    return result
+
+
+def _fill(
+    study: optuna.Study,
+    objective: Callable[[optuna.Trial], float],
+    n_trials: int,
+    show: Callable[[optuna.Study, optuna.trial.FrozenTrial], None],
+    timeout_s: float | None,
+) -> None:
+    """Run trials here until the study's budget is taken and no live process runs one, or
+    until ``timeout_s`` has passed (no new trial starts after it)."""
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     while True:
         fail_dead_trials(study)
         missing = n_trials - used(study)
         left = None if deadline is None else deadline - time.monotonic()
         if left is not None and left <= 0:
-            break  # the time budget: no new trial starts after it
+            return
         if missing > 0:
             study.optimize(
                 objective, n_trials=missing, timeout=left,
@@ -254,11 +265,7 @@ def run_study(
             continue
         wait_for_others(study)  # a worker that died meanwhile frees its place: run it here
         if used(study) >= n_trials:
-            break
-    result = _result(study, shown_url(url), metric, direction)
-    if progress is not None:
-        progress.best(result.summary)  # ends with the best trial's parameters
-    return result
+            return
 
 
 def _best_value(study: optuna.Study) -> float | None:
