@@ -30,18 +30,20 @@ class BoosterFacts:
 
     @classmethod
     def read(cls, model_text: str, num_trees: int) -> BoosterFacts:
-        objective = None
-        params: dict[str, str] = {}
-        in_params = False
-        for line in model_text.splitlines():
-            if objective is None and line.startswith("objective="):
-                objective = line.removeprefix("objective=").split(" ")[0]
-            elif line == "parameters:":
-                in_params = True
-            elif line == "end of parameters":
-                break
-            elif in_params and (match := _PARAM_LINE.match(line)):
-                params[match["key"]] = match["value"]
+        """Parse the header's ``objective=`` and the ``parameters:`` section (not the trees)."""
+        header = model_text[: model_text.find("\nTree=")]
+        objective = next(
+            (
+                line.removeprefix("objective=").split(" ")[0]
+                for line in header.splitlines()
+                if line.startswith("objective=")
+            ),
+            None,
+        )
+        start = model_text.rfind("\nparameters:\n")
+        end = model_text.find("\nend of parameters", start)
+        section = model_text[start:end].splitlines() if 0 <= start < end else []
+        params = {m["key"]: m["value"] for line in section if (m := _PARAM_LINE.match(line))}
         return cls(num_trees=num_trees, objective=objective, params=params)
 
     def param_int(self, key: str) -> int | None:
