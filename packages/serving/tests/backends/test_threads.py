@@ -72,3 +72,27 @@ def test_load_lightgbm_defaults_the_wait_policy_before_loading() -> None:
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
     )
     assert proc.stdout.strip() == "passive"
+
+
+_SKLEARN_PROBE = """
+import sys
+import numpy as np
+from tessera_serving.backends.threads import load_lightgbm
+lgb = load_lightgbm()
+print("sklearn" in sys.modules)
+x, y = np.array([[0.0], [1.0]] * 20), np.array([0.0, 1.0] * 20)
+params = {"verbose": -1, "num_threads": 1, "min_data_in_leaf": 1, "min_data_in_bin": 1}
+text = lgb.train(params, lgb.Dataset(x, y), 2).model_to_string()
+print(lgb.Booster(model_str=text).predict(np.array([[1.0]]), num_threads=1)[0] > 0.5)
+import sklearn
+print("sklearn" in sys.modules)
+"""
+
+
+def test_load_lightgbm_leaves_scikit_learn_unloaded_but_importable() -> None:
+    # scikit-learn is in the development environment (the lab needs it); serving's
+    # LightGBM import must not pay for it, and must not break it for later imports.
+    proc = subprocess.run(
+        [sys.executable, "-c", _SKLEARN_PROBE], capture_output=True, text=True, check=True
+    )
+    assert proc.stdout.split() == ["False", "True", "True"]
