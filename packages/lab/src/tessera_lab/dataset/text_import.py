@@ -203,8 +203,7 @@ def import_text(
     ``one_query`` makes each split one query (for data without queries); ``valid`` adds a
     validation file's rows to ``train.parquet`` under their own snapshot pair.
     """
-    paths = [Path(train), Path(eval), *([valid.path] if valid is not None else [])]
-    scans = _scan_all(text_format, paths)
+    scans = _scan_all(text_format, [Path(train), Path(eval), *([valid.path] if valid else [])])
     first, last = _index_range(scans, text_format)
     schema = _feature_schema(scans[0].path, first, last, families, drop_unmapped, base_score_col)
     ids = _query_ids(scans, [train_query, eval_query, valid.query if valid else None], one_query)
