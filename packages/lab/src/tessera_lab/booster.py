@@ -108,6 +108,30 @@ def _progress_callback(
     return callback
 
 
+def _validation(
+    cell: Cell, names: list[str], spec: Spec, train_set: lgb.Dataset, train_curve: bool
+) -> tuple[list[lgb.Dataset], list[str]]:
+    """The sets evaluated each round: the validation rows when early stopping, then (for
+    ``train_curve``) the training set; none without validation rows or early stopping."""
+    if cell.valid is None or spec.early_stopping is None:
+        return [], []
+    valid_sets = [make_dataset(cell.valid, names, spec, reference=train_set)]
+    valid_names = [VALID_NAME]
+    if train_curve:  # after valid: the first result stays the validation metric
+        valid_sets.append(train_set)
+        valid_names.append(TRAIN_NAME)
+    return valid_sets, valid_names
+
+
+def _curve(history: dict[str, dict[str, list[float]]], names: list[str]) -> dict[str, list[float]]:
+    """The recorded metrics per round, keyed ``"{set} {metric}"``."""
+    return {
+        f"{name} {k}": list(map(float, v))
+        for name in names
+        for k, v in history.get(name, {}).items()
+    }
+
+
 def fit_cell(
     cell: Cell,
     names: list[str],
@@ -133,13 +157,8 @@ def fit_cell(
     history: dict[str, dict[str, list[float]]] = {}
     callbacks: list[Callable[[Any], None]] = list(extra_callbacks or [])
     train_set = make_dataset(cell.train, names, spec)
-    valid_sets, valid_names = [], []
-    if cell.valid is not None and spec.early_stopping is not None:
-        valid_sets = [make_dataset(cell.valid, names, spec, reference=train_set)]
-        valid_names = [VALID_NAME]
-        if train_curve:  # after valid: the first result stays the validation metric
-            valid_sets.append(train_set)
-            valid_names.append(TRAIN_NAME)
+    valid_sets, valid_names = _validation(cell, names, spec, train_set, train_curve)
+    if valid_sets and spec.early_stopping is not None:
         callbacks.append(lgb.record_evaluation(history))
         callbacks.append(
             lgb.early_stopping(spec.early_stopping.rounds, first_metric_only=True, verbose=False)
@@ -168,11 +187,7 @@ def fit_cell(
             progress.done()
     best = booster.best_iteration if valid_sets and booster.best_iteration > 0 else 0
     best = best or booster.current_iteration()
-    curve = {
-        f"{name} {k}": list(map(float, v))
-        for name in valid_names
-        for k, v in history.get(name, {}).items()
-    }
+    curve = _curve(history, valid_names)
     best_score = None
     if valid_sets and metric is not None:
         best_score = float(booster.best_score[VALID_NAME][metric])

@@ -33,7 +33,6 @@ Relative dataset paths resolve against the spec file's directory. Example::
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -47,8 +46,21 @@ from pydantic import (
 )
 
 from tessera_contracts import FAMILY_NAME_PATTERN, License
-from tessera_lab._lightgbm_params import aliases_of, unknown_param
 from tessera_lab.errors import SpecError
+from tessera_lab.spec_messages import format_spec_error as format_spec_error
+from tessera_lab.spec_search import LAB_CONTROLLED_PARAMS as LAB_CONTROLLED_PARAMS
+from tessera_lab.spec_search import Categorical as Categorical
+from tessera_lab.spec_search import Dimension as Dimension
+from tessera_lab.spec_search import FloatRange as FloatRange
+from tessera_lab.spec_search import IntRange as IntRange
+from tessera_lab.spec_search import Pruner as Pruner
+from tessera_lab.spec_search import Sampler as Sampler
+from tessera_lab.spec_search import Search as Search
+from tessera_lab.spec_search import check_param_keys
+from tessera_lab.spec_sections import BINARY_GATE_METRICS as BINARY_GATE_METRICS
+from tessera_lab.spec_sections import GATE_METRICS as GATE_METRICS
+from tessera_lab.spec_sections import METRIC_PATTERN as METRIC_PATTERN
+from tessera_lab.spec_sections import EarlyStopping as EarlyStopping
 from tessera_lab.spec_sections import (
     Evaluation,
     StrictBlock,
@@ -56,23 +68,8 @@ from tessera_lab.spec_sections import (
     parse_label_gain,
     resolve_gain,
 )
+from tessera_lab.spec_sections import GateRule as GateRule
 from tessera_lab.yaml_files import load_yaml_file
-
-METRIC_PATTERN = r"^(ndcg@[1-9][0-9]*|map@[1-9][0-9]*|auc|average_precision|binary_logloss)$"
-"""Validation metrics LightGBM computes during boosting (early stopping, pruning, curves)."""
-
-GATE_METRICS = ("ndcg@1", "ndcg@3", "ndcg@5", "ndcg@10", "map", "mrr", "fmax", "fmax_weighted")
-BINARY_GATE_METRICS = ("roc_auc", "pr_auc")
-
-# Parameters the lab sets itself (with all their LightGBM aliases): objective, metric, seeds,
-# threads, determinism, the number of rounds and the columns come from their own spec keys.
-LAB_CONTROLLED_PARAMS = aliases_of(
-    "objective", "metric", "eval_at", "first_metric_only",
-    "seed", "bagging_seed", "feature_fraction_seed", "data_random_seed", "drop_seed",
-    "extra_seed", "objective_seed",
-    "num_threads", "deterministic", "verbosity", "num_iterations", "early_stopping_round",
-    "weight_column", "group_column", "label_column", "ignore_column", "categorical_feature",
-)  # fmt: skip
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "learning_rate": 0.05,
@@ -103,93 +100,6 @@ class TrainingProtocol(_Strict):
     def _unique(cls, value: str | list[str]) -> str | list[str]:
         if isinstance(value, list) and len(set(value)) != len(value):
             raise ValueError(f"snapshot pairs must be unique, got {value!r}")
-        return value
-
-
-class EarlyStopping(_Strict):
-    """Stop when the validation metric stops improving (the validation set: ``validation``)."""
-
-    rounds: Annotated[int, Field(gt=0)] = 50
-    metric: Annotated[str, Field(pattern=METRIC_PATTERN)] = "ndcg@10"
-
-
-class FloatRange(_Strict):
-    """A float search dimension."""
-
-    type: Literal["float"]
-    low: float
-    high: float
-    log: bool = False
-
-    @model_validator(mode="after")
-    def _bounds(self) -> FloatRange:
-        _check_bounds(self.low, self.high, self.log)
-        return self
-
-
-class IntRange(_Strict):
-    """An integer search dimension."""
-
-    type: Literal["int"]
-    low: int
-    high: int
-    log: bool = False
-
-    @model_validator(mode="after")
-    def _bounds(self) -> IntRange:
-        _check_bounds(self.low, self.high, self.log)
-        return self
-
-
-class Categorical(_Strict):
-    """A categorical search dimension."""
-
-    type: Literal["categorical"]
-    choices: Annotated[list[float | int | str | bool], Field(min_length=1)]
-
-
-def _check_bounds(low: float, high: float, log: bool) -> None:
-    if low > high:
-        raise ValueError(f"low {low} must not exceed high {high}")
-    if log and low <= 0:
-        raise ValueError(f"a log-scaled range needs low > 0, got {low}")
-
-
-Dimension = Annotated[FloatRange | IntRange | Categorical, Field(discriminator="type")]
-
-
-class Sampler(_Strict):
-    """Optuna's TPE sampler, seeded (defaults to the spec's seed)."""
-
-    type: Literal["tpe"] = "tpe"
-    seed: int | None = None
-    n_startup_trials: Annotated[int, Field(ge=0)] = 10
-
-
-class Pruner(_Strict):
-    """Optuna's median pruner, fed by LightGBM's pruning callback."""
-
-    type: Literal["median", "none"] = "median"
-    n_startup_trials: Annotated[int, Field(ge=0)] = 5
-    n_warmup_steps: Annotated[int, Field(ge=0)] = 10
-
-
-class Search(_Strict):
-    """An Optuna search over LightGBM parameters, scored on the validation metric."""
-
-    space: Annotated[dict[str, Dimension], Field(min_length=1)]
-    n_trials: Annotated[int, Field(gt=0)] = 20
-    timeout_s: Annotated[float, Field(gt=0)] | None = None
-    """A time budget: no new trial starts after this many seconds (n_trials still caps)."""
-    sampler: Sampler = Sampler()
-    pruner: Pruner = Pruner()
-    storage: str | None = None
-    study_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")] | None = None
-
-    @field_validator("space")
-    @classmethod
-    def _space_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
-        _check_param_keys(value)
         return value
 
 
@@ -226,36 +136,6 @@ class DaskEngine(_Strict):
 
 
 Engine = Annotated[LocalEngine | DaskEngine, Field(discriminator="kind")]
-
-
-class GateRule(_Strict):
-    """Promote only if ``metric(model) - metric(base_score ordering) >= min_lift`` on eval."""
-
-    metric: str = "ndcg@10"
-    min_lift: float = 0.0
-
-    @field_validator("metric")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        known = (*GATE_METRICS, *BINARY_GATE_METRICS)
-        if value not in known:
-            raise ValueError(f"unknown gate metric {value!r}: expected one of {list(known)}")
-        return value
-
-
-def _check_param_keys(keys: Iterable[str]) -> None:
-    """Every key must be a LightGBM parameter (or alias) that the lab does not set itself."""
-    problems = []
-    for key in keys:
-        if key in LAB_CONTROLLED_PARAMS:
-            problems.append(
-                f"parameter {key!r} is set by the lab (use the spec's objective, seed, "
-                "num_threads, num_boost_round, early_stopping or weighting keys instead)"
-            )
-        elif (unknown := unknown_param(key)) is not None:
-            problems.append(unknown)
-    if problems:
-        raise ValueError("; ".join(problems))
 
 
 class Spec(_Strict):
@@ -295,7 +175,7 @@ class Spec(_Strict):
     @field_validator("params")
     @classmethod
     def _params(cls, value: dict[str, Any]) -> dict[str, Any]:
-        _check_param_keys(value)
+        check_param_keys(value)
         return value
 
     @field_validator("engine", mode="before")
@@ -387,47 +267,6 @@ def _legacy_valid_fraction(data: dict[str, Any]) -> dict[str, Any]:
     fraction = stopping["valid_fraction"]
     rest = {k: v for k, v in stopping.items() if k != "valid_fraction"}
     return {**data, "early_stopping": rest, "validation": {"carve": fraction}}
-
-
-def _key_path(loc: tuple[int | str, ...]) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        elif item in (
-            "float", "int", "categorical", "list[str]", "literal['all']", "local", "dask"
-        ):  # fmt: skip
-            continue  # discriminator / union branch tags say nothing about where the error is
-        elif re.fullmatch(r"(function-)?(after|before|wrap|plain)\[.*\]", str(item)):
-            continue
-        else:
-            parts.append(f".{item}" if parts else str(item))
-    return "".join(parts) or "(top level)"
-
-
-def _describe(error: Any) -> str:
-    """One pydantic error as ``key.path: message``."""
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        message = f"unknown key {str(error['loc'][-1])!r}"
-    elif error["type"] == "missing":
-        message = "required key is missing"
-    elif "input" in error and error["type"] not in ("model_type", "value_error"):
-        found = error["input"]
-        if not isinstance(found, dict | list) or len(repr(found)) < 80:
-            message = f"{message} (found {found!r})"
-    return f"{_key_path(tuple(error['loc']))}: {message}"
-
-
-def format_spec_error(source: str, exc: ValidationError) -> str:
-    """One line: the file, then every problem (``key.path: message``), separated by ``; ``.
-
-    Unknown and missing keys come first: they are the likeliest cause of the rest.
-    """
-    rank = {"extra_forbidden": 0, "missing": 1}
-    errors = sorted(exc.errors(), key=lambda e: rank.get(e["type"], 2))
-    problems = list(dict.fromkeys(_describe(error) for error in errors))
-    return f"{source}: " + "; ".join(problems)
 
 
 def parse_spec(data: Any, source: str, base_dir: Path) -> Spec:

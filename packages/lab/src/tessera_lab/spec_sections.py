@@ -1,5 +1,6 @@
-"""The spec's ``validation`` and ``evaluation`` blocks: where early stopping looks, and how
-NDCG counts the queries that published tables disagree on.
+"""The spec's small blocks: ``early_stopping``, ``validation`` (where early stopping looks),
+``evaluation`` (how NDCG counts the queries that published tables disagree on) and
+``gate`` (the lift a model must show over the base ordering).
 
 ``validation`` is ``{carve: FRACTION}`` (whole training queries, seeded; the default 0.2)
 or ``{snapshot_pairs: [P, ...]}`` (the training rows of those pairs validate and are never
@@ -21,7 +22,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+METRIC_PATTERN = r"^(ndcg@[1-9][0-9]*|map@[1-9][0-9]*|auc|average_precision|binary_logloss)$"
+"""Validation metrics LightGBM computes during boosting (early stopping, pruning, curves)."""
+
+GATE_METRICS = ("ndcg@1", "ndcg@3", "ndcg@5", "ndcg@10", "map", "mrr", "fmax", "fmax_weighted")
+BINARY_GATE_METRICS = ("roc_auc", "pr_auc")
 
 DEFAULT_CARVE = 0.2
 """The share of training queries carved for validation when the spec names nothing else."""
@@ -63,6 +70,28 @@ class Validation(StrictBlock):
     def method(self) -> Literal["carve", "snapshot_pairs"]:
         """Which kind of validation set this is."""
         return "carve" if self.snapshot_pairs is None else "snapshot_pairs"
+
+
+class EarlyStopping(StrictBlock):
+    """Stop when the validation metric stops improving (the validation set: ``validation``)."""
+
+    rounds: Annotated[int, Field(gt=0)] = 50
+    metric: Annotated[str, Field(pattern=METRIC_PATTERN)] = "ndcg@10"
+
+
+class GateRule(StrictBlock):
+    """Promote only if ``metric(model) - metric(base_score ordering) >= min_lift`` on eval."""
+
+    metric: str = "ndcg@10"
+    min_lift: float = 0.0
+
+    @field_validator("metric")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        known = (*GATE_METRICS, *BINARY_GATE_METRICS)
+        if value not in known:
+            raise ValueError(f"unknown gate metric {value!r}: expected one of {list(known)}")
+        return value
 
 
 NoRelevant = Literal["one", "zero", "exclude"]

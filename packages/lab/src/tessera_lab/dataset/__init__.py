@@ -31,10 +31,12 @@ from .columns import (
     WEIGHT,
 )
 from .families import DEFAULT_FAMILY, load_family_mapping
-from .importers import import_dataset, import_table, import_text
+from .importers import import_dataset
 from .reader import Dataset, open_dataset
 from .synth import synth_dataset
+from .table_import import import_table
 from .tabular import ColumnMap
+from .text_import import import_text
 from .validate import validate_dataset
 from .writer import MANIFEST_FILE, ROW_GROUP_SIZE, write_dataset
 

@@ -183,6 +183,46 @@ def query_positions(ids: Arr, carry: list[Any]) -> Arr:
     return positions
 
 
+@dataclass
+class _Chunk:
+    """One chunk of parsed rows: dense features, labels, qids (if read) and docids."""
+
+    matrix: Arr
+    labels: Arr
+    qids: list[Any]
+    docids: list[str]
+
+
+def _read_chunk(
+    scan: TextScan,
+    lines: Iterator[tuple[int, str]],
+    size: int,
+    first_index: int,
+    width: int,
+    read_qids: bool,
+) -> _Chunk:
+    """Parse the next ``size`` data lines (skipping blank and comment lines)."""
+    chunk = _Chunk(
+        np.zeros((size, width), dtype=np.float64), np.empty(size, dtype=np.int64), [], []
+    )
+    filled = 0
+    for line_no, line in lines:
+        parsed = _parse_line(scan.path, line_no, line)
+        if parsed is None:
+            continue
+        chunk.labels[filled], qid, rest, docid = parsed
+        if scan.has_docid:
+            chunk.docids.append(str(docid))
+        indices, values = _parse_pairs(scan.path, line_no, rest)
+        chunk.matrix[filled, np.array(indices, dtype=np.int64) - first_index] = values
+        if read_qids:
+            chunk.qids.append(int(qid) if scan.int_qids else qid)  # type: ignore[arg-type]
+        filled += 1
+        if filled == size:
+            break
+    return chunk
+
+
 def libsvm_batches(
     scan: TextScan,
     *,
@@ -203,27 +243,9 @@ def libsvm_batches(
         lines = enumerate(handle, 1)
         while row < scan.rows:
             size = min(max(1024, CHUNK_CELLS // width), scan.rows - row)
-            matrix = np.zeros((size, width), dtype=np.float64)
-            labels = np.empty(size, dtype=np.int64)
-            qids: list[Any] = []
-            docids: list[str] = []
-            filled = 0
-            for line_no, line in lines:
-                parsed = _parse_line(scan.path, line_no, line)
-                if parsed is None:
-                    continue
-                labels[filled], qid, rest, docid = parsed
-                if scan.has_docid:
-                    docids.append(str(docid))
-                indices, values = _parse_pairs(scan.path, line_no, rest)
-                matrix[filled, np.array(indices, dtype=np.int64) - first_index] = values
-                if query_ids is None:
-                    qids.append(int(qid) if scan.int_qids else qid)  # type: ignore[arg-type]
-                filled += 1
-                if filled == size:
-                    break
-            if query_ids is not None:
-                qids = query_ids[row : row + size].tolist()
+            chunk = _read_chunk(scan, lines, size, first_index, width, query_ids is None)
+            matrix = chunk.matrix
+            qids = chunk.qids if query_ids is None else query_ids[row : row + size].tolist()
             ids = np.array(
                 qids, dtype=np.int64 if scan.int_qids or query_ids is not None else object
             )
@@ -231,11 +253,11 @@ def libsvm_batches(
             columns: dict[str, Any] = {
                 QUERY_ID: pa.array(ids, pa.int64() if ids.dtype == np.int64 else pa.string()),
                 CANDIDATE_ID: (
-                    pa.array(docids, pa.string())
+                    pa.array(chunk.docids, pa.string())
                     if scan.has_docid
                     else np.arange(row, row + size, dtype=np.int64)
                 ),
-                LABEL: labels,
+                LABEL: chunk.labels,
                 CATEGORY: pa.array([category] * size, pa.string()),
                 SNAPSHOT_PAIR: pa.array([snapshot_pair] * size, pa.string()),
                 BASE_SCORE: (

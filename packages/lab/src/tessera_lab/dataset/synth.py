@@ -93,6 +93,77 @@ def _sigmoid(x: Arr) -> Arr:
     return np.asarray(1.0 / (1.0 + np.exp(-x)))
 
 
+def _term_prior(rng: np.random.Generator, n: int) -> tuple[Arr, Arr, Arr, Arr]:
+    """Term depth, log frequency, child count and prior: deep, rare terms are less often right."""
+    depth = np.clip(rng.poisson(5.0, n) + 1, 1, 15).astype(np.float64)
+    log_freq = 9.0 - 0.45 * depth + rng.normal(0.0, 1.0, n)
+    children = np.floor(np.exp(rng.normal(2.5 - 0.15 * depth, 1.0))).astype(np.float64)
+    prior = 0.35 * (log_freq - 6.0)
+    return depth, log_freq, children, prior
+
+
+def _relevance(
+    rng: np.random.Generator, q: Arr, nq: int, prior: Arr
+) -> tuple[Arr, Arr, Arr, Arr, Arr]:
+    """The hidden homology signal, the penalties the upstream scorer ignores, and the
+    latent relevance they make (``homology, query_len, log_ratio, tax, latent``)."""
+    n = len(q)
+    homology = rng.normal(0.0, 1.0, n)
+    query_len = np.round(np.exp(rng.normal(np.log(420.0), 0.5, nq)))[q]
+    log_ratio = rng.normal(0.0, 0.45, n)
+    tax = np.clip(rng.poisson(3.0, n), 0, 12).astype(np.float64)
+    relevance = 1.3 * homology + prior - 1.6 * np.abs(log_ratio) - 0.18 * tax
+    relevance += rng.normal(0.0, 0.6, nq)[q]  # some proteins are easier than others
+    latent = relevance + rng.normal(0.0, 0.5, n)
+    return homology, query_len, log_ratio, tax, latent
+
+
+def _labels(latent: Arr, label_kind: str) -> Arr:
+    if label_kind == "binary":
+        return (latent > 1.6).astype(np.int64)
+    return np.digitize(latent, [1.3, 2.2, 3.0]).astype(np.int64)
+
+
+def _knn_features(
+    rng: np.random.Generator, homology: Arr, noise: Arr, pair_index: int
+) -> dict[str, Arr]:
+    """Nearest-neighbour features: a strong view of the signal; votes drift with the pair."""
+    n = len(homology)
+    knn_raw = homology + rng.normal(0.0, 0.7, n) * noise
+    knn_score = _sigmoid(1.5 * knn_raw - 1.0)
+    knn_votes = rng.poisson(np.clip(2.0 * (1.0 + 0.25 * pair_index) * np.exp(0.6 * knn_raw), 0, 80))
+    knn_max_identity = np.clip(0.35 + 0.12 * knn_raw + rng.normal(0, 0.08, n), 0.0, 1.0)
+    return {"knn_score": knn_score, "knn_votes": knn_votes, "knn_max_identity": knn_max_identity}
+
+
+def _alignment_features(
+    rng: np.random.Generator, homology: Arr, noise: Arr, log_ratio: Arr, query_len: Arr
+) -> dict[str, Arr]:
+    """Alignment features, missing (NaN) where there is no hit, more often for irrelevant terms."""
+    n = len(homology)
+    aln_raw = homology + rng.normal(0.0, 1.0, n) * noise
+    hit = aln_raw + rng.normal(0.0, 0.7, n) > -0.3
+    aln_identity = np.clip(0.3 + 0.13 * aln_raw + rng.normal(0, 0.05, n), 0.05, 1.0)
+    aln_coverage = np.clip(rng.beta(5.0, 2.0, n) * np.exp(-np.abs(log_ratio)), 0.0, 1.0)
+    aln_bitscore = aln_identity * aln_coverage * query_len * 1.8 + rng.normal(0.0, 5.0, n)
+    aln_log_evalue = -aln_bitscore / 12.0 + rng.normal(0.0, 1.0, n)
+    values = (aln_identity, aln_coverage, aln_bitscore, aln_log_evalue)
+    for column in values:
+        column[~hit] = np.nan
+    return dict(zip(FEATURE_SCHEMA["alignment"], values, strict=True))
+
+
+def _penalty_features(rng: np.random.Generator, tax: Arr, log_ratio: Arr) -> dict[str, Arr]:
+    """Taxonomy and length features (the penalties), each sometimes missing."""
+    n = len(tax)
+    tax_distance = tax.copy()
+    tax_distance[rng.random(n) < 0.05] = np.nan
+    same_genus = np.where(np.isnan(tax_distance), np.nan, (tax <= 2).astype(np.float64))
+    len_ratio = np.exp(log_ratio)
+    len_ratio[rng.random(n) < 0.02] = np.nan
+    return {"len_ratio": len_ratio, "tax_distance": tax_distance, "tax_same_genus": same_genus}
+
+
 def _chunk(
     rng: np.random.Generator,
     sizes: Arr,
@@ -101,54 +172,31 @@ def _chunk(
     pair: str,
     label_kind: str,
 ) -> pa.RecordBatch:
-    """One chunk of whole queries as a record batch."""
+    """One chunk of whole queries as a record batch (the draws' order fixes the bytes)."""
     nq, n = len(sizes), int(sizes.sum())
     q = np.repeat(np.arange(nq), sizes)
     names = list(CATEGORIES)
     shares = np.array([CATEGORIES[c][0] for c in names])
     cat_q = rng.choice(len(names), size=nq, p=shares / shares.sum())
     noise = np.array([CATEGORIES[c][1] for c in names])[cat_q][q]
-    # Term-level prior: deep, rare terms are less often right.
-    depth = np.clip(rng.poisson(5.0, n) + 1, 1, 15).astype(np.float64)
-    log_freq = 9.0 - 0.45 * depth + rng.normal(0.0, 1.0, n)
-    children = np.floor(np.exp(rng.normal(2.5 - 0.15 * depth, 1.0))).astype(np.float64)
-    prior = 0.35 * (log_freq - 6.0)
-    # Hidden homology signal and the penalties the upstream scorer ignores.
-    homology = rng.normal(0.0, 1.0, n)
-    query_len = np.round(np.exp(rng.normal(np.log(420.0), 0.5, nq)))[q]
-    log_ratio = rng.normal(0.0, 0.45, n)
-    tax = np.clip(rng.poisson(3.0, n), 0, 12).astype(np.float64)
-    relevance = 1.3 * homology + prior - 1.6 * np.abs(log_ratio) - 0.18 * tax
-    relevance += rng.normal(0.0, 0.6, nq)[q]  # some proteins are easier than others
-    latent = relevance + rng.normal(0.0, 0.5, n)
-    if label_kind == "binary":
-        label = (latent > 1.6).astype(np.int64)
-    else:
-        label = np.digitize(latent, [1.3, 2.2, 3.0]).astype(np.int64)
+    depth, log_freq, children, prior = _term_prior(rng, n)
+    homology, query_len, log_ratio, tax, latent = _relevance(rng, q, nq, prior)
+    label = _labels(latent, label_kind)
     # Features: noisy views of the signal; ``noise`` scales with the category's difficulty.
-    knn_raw = homology + rng.normal(0.0, 0.7, n) * noise
-    knn_score = _sigmoid(1.5 * knn_raw - 1.0)
-    knn_votes = rng.poisson(np.clip(2.0 * (1.0 + 0.25 * pair_index) * np.exp(0.6 * knn_raw), 0, 80))
-    knn_max_identity = np.clip(0.35 + 0.12 * knn_raw + rng.normal(0, 0.08, n), 0.0, 1.0)
-    aln_raw = homology + rng.normal(0.0, 1.0, n) * noise
-    hit = aln_raw + rng.normal(0.0, 0.7, n) > -0.3
-    aln_identity = np.clip(0.3 + 0.13 * aln_raw + rng.normal(0, 0.05, n), 0.05, 1.0)
-    aln_coverage = np.clip(rng.beta(5.0, 2.0, n) * np.exp(-np.abs(log_ratio)), 0.0, 1.0)
-    aln_bitscore = aln_identity * aln_coverage * query_len * 1.8 + rng.normal(0.0, 5.0, n)
-    aln_log_evalue = -aln_bitscore / 12.0 + rng.normal(0.0, 1.0, n)
-    for values in (aln_identity, aln_coverage, aln_bitscore, aln_log_evalue):
-        values[~hit] = np.nan
-    tax_distance = tax.copy()
-    tax_distance[rng.random(n) < 0.05] = np.nan
-    same_genus = np.where(np.isnan(tax_distance), np.nan, (tax <= 2).astype(np.float64))
-    len_ratio = np.exp(log_ratio)
-    len_ratio[rng.random(n) < 0.02] = np.nan
+    features = {
+        **_knn_features(rng, homology, noise, pair_index),
+        **_alignment_features(rng, homology, noise, log_ratio, query_len),
+        **_penalty_features(rng, tax, log_ratio),
+        "term_depth": depth,
+        "term_log_freq": log_freq,
+        "term_n_children": children,
+        "query_len": query_len,
+    }
     # The upstream scorer: a useful but noisy view, blind to length and taxonomy.
     base = 0.9 * homology + 0.5 * prior + rng.normal(0.0, 1.1, n) * noise
     base_score = _sigmoid(base + rng.normal(0.0, 0.8, nq)[q])
     weight = (rng.pareto(1.6, n) * (0.15 + 0.08 * depth)).round(4)
     weight[rng.random(n) < 0.08] = 0.0
-    f32 = np.float32
     columns: dict[str, Any] = {
         QUERY_ID: (first_query_id + q).astype(np.int64),
         CANDIDATE_ID: _candidate_ids(rng.integers(0, TERMS, n), sizes, depth),
@@ -157,21 +205,10 @@ def _chunk(
         SNAPSHOT_PAIR: pa.array(np.full(n, pair, dtype=object), pa.string()),
         BASE_SCORE: base_score,
         WEIGHT: weight,
-        "aln_identity": aln_identity.astype(f32),
-        "aln_coverage": aln_coverage.astype(f32),
-        "aln_bitscore": aln_bitscore.astype(f32),
-        "aln_log_evalue": aln_log_evalue.astype(f32),
-        "term_depth": depth.astype(f32),
-        "term_log_freq": log_freq.astype(f32),
-        "term_n_children": children.astype(f32),
-        "knn_score": knn_score.astype(f32),
-        "knn_votes": knn_votes.astype(f32),
-        "knn_max_identity": knn_max_identity.astype(f32),
-        "query_len": query_len.astype(f32),
-        "len_ratio": len_ratio.astype(f32),
-        "tax_distance": tax_distance.astype(f32),
-        "tax_same_genus": same_genus.astype(f32),
     }
+    for family_columns in FEATURE_SCHEMA.values():
+        for column in family_columns:
+            columns[column] = features[column].astype(np.float32)
     return pa.RecordBatch.from_pydict(columns)
 
 
