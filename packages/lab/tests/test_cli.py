@@ -157,3 +157,10 @@ def test_report_of_a_non_run(run_cli: CliRunner, tmp_path: Path) -> None:
 def test_help(command: str, run_cli: CliRunner) -> None:
     result = run_cli(command, "--help")
     assert result.returncode == 0 and command in result.stdout
+
+
+def test_the_parsers_literal_defaults_are_the_librarys() -> None:
+    import tessera_lab as lab
+    from tessera_lab.cli import dataset as dataset_cli
+
+    assert dataset_cli.VALID_PAIR_DEFAULT == lab.DEFAULT_VALID_PAIR

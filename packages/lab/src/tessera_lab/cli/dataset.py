@@ -25,6 +25,11 @@ TABLE_ONLY = (
 )
 
 
+# lab.DEFAULT_VALID_PAIR as a literal, so building the parser loads no dataset module;
+# tests/test_cli.py checks the two agree.
+VALID_PAIR_DEFAULT = "valid"
+
+
 def _summary(out: Path, manifest: ManifestV1) -> str:
     files = manifest.files
     return (
@@ -203,7 +208,7 @@ def _add_import(sub: Any) -> None:
     )
     p.add_argument(
         "--valid-snapshot-pair",
-        help=f"snapshot pair of the validation rows (default {lab.DEFAULT_VALID_PAIR!r})",
+        help=f"snapshot pair of the validation rows (default {VALID_PAIR_DEFAULT!r})",
     )
     p.add_argument(
         "--format",
