@@ -105,3 +105,14 @@ def test_surplus_trials_are_not_reported_as_failures(tmp_path: Path, hide: bool)
     assert study.trials[0].state == TrialState.FAIL
     failed = [m for m in records.messages if m.startswith("Trial 0 failed")]
     assert failed == [] if hide else failed
+
+
+def test_a_trial_that_never_got_an_owner_is_abandoned_after_the_grace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    study = journal_study(tmp_path / "j")
+    orphan = study.ask()  # its process died before claiming it
+    assert used(study) == 1 and fail_dead_trials(study) == 0  # within the grace: alive
+    monkeypatch.setattr("tessera_lab.trial_budget.CLAIM_GRACE_S", 0.0)
+    assert used(study) == 0 and fail_dead_trials(study) == 1
+    assert study.trials[orphan.number].state == TrialState.FAIL

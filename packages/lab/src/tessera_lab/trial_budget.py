@@ -8,8 +8,9 @@ which several processes each start "one more" trial (Optuna's ``MaxTrialsCallbac
 finished trials alone lets each of them overshoot by one).
 
 A process that dies (kill -9) leaves its trial RUNNING. Each trial records its owner
-(host, pid and the process start time); a running trial whose owner on this host is gone
-is failed, so a resumed study fills its place. Owners on other hosts are trusted to be
+(host, pid and the process start time); a running trial whose owner on this host is gone,
+or that got no owner within ``CLAIM_GRACE_S``, is failed, so a resumed study fills its
+place. Owners on other hosts are trusted to be
 alive; for database storages Optuna's heartbeat fails their stale trials.
 """
 
@@ -21,6 +22,7 @@ import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 
@@ -30,6 +32,8 @@ from optuna.trial import FrozenTrial, TrialState
 OWNER_ATTR = "tessera_worker"
 COUNTED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 SURPLUS_ATTR = "tessera_surplus"
+CLAIM_GRACE_S = 30.0
+"""How long a new trial may run without an owner before it counts as abandoned."""
 
 
 class SurplusTrial(Exception):
@@ -55,7 +59,13 @@ def owner_alive(trial: FrozenTrial) -> bool:
     """False only when the trial's owner ran on this host and that process is gone."""
     owner = trial.user_attrs.get(OWNER_ATTR)
     if not isinstance(owner, str) or owner.count("/") != 2:
-        return True  # just created: its owner has not written its name yet
+        # Created, owner not written yet (the sampler runs in between): alive for a while;
+        # a process killed in that gap leaves a trial that never gets an owner.
+        started = trial.datetime_start
+        if started is None:
+            return True
+        age = datetime.now(started.tzinfo) - started  # journal: UTC-aware; RDB: naive local
+        return age.total_seconds() < CLAIM_GRACE_S
     host, pid, start = owner.split("/")
     if host != socket.gethostname() or not pid.isdigit():
         return True
