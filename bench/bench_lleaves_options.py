@@ -36,6 +36,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "code model small": {"fblocksize": 34, "fcodemodel": "small", "finline": True},
     "block 100": {"fblocksize": 100, "fcodemodel": "large", "finline": True},
     "block 8": {"fblocksize": 8, "fcodemodel": "large", "finline": True},
+    "block 16": {"fblocksize": 16, "fcodemodel": "large", "finline": True},
+    "block 8, code model small": {"fblocksize": 8, "fcodemodel": "small", "finline": True},
 }
 
 
@@ -66,6 +68,8 @@ def cmd_compile(args: argparse.Namespace) -> None:
     model_path = _compatible_model(args.model)
     for name, opts in VARIANTS.items():
         obj = OPTS_DIR / f"{args.model}_{_slug(name)}.o"
+        if args.only and name not in args.only:
+            continue
         if obj.exists():
             print(f"compile {name!r}: exists, skipped", flush=True)
             continue
@@ -157,6 +161,7 @@ def main() -> None:
     sub = parser.add_subparsers(dest="cmd", required=True)
     comp = sub.add_parser("compile")
     comp.add_argument("--model", default="big")
+    comp.add_argument("--only", nargs="*", default=[], help="variant names to compile")
     comp.set_defaults(func=cmd_compile)
     pred = sub.add_parser("predict")
     pred.add_argument("--model", default="big")

@@ -167,8 +167,8 @@ def cmd_startup(args: argparse.Namespace) -> None:
     runs = {
         "python -c pass": lambda: _timed([sys.executable, "-c", "pass"]),
         "tessera-serve --help": lambda: _timed([serve, "--help"]),
-        "tessera-serve score 1k compiled": lambda: _tessera("big", data, "compiled", 2),
-        "peer 1k compiled": lambda: _peer("big", data, objects["big"], 2),
+        "tessera-serve score 1k compiled": lambda: _tessera(args.model, data, "compiled", 2),
+        "peer 1k compiled": lambda: _peer(args.model, data, objects[args.model], 2),
     }
     got: dict[str, list[Timed]] = {k: [] for k in runs}
     for rep in range(args.reps):
@@ -176,6 +176,7 @@ def cmd_startup(args: argparse.Namespace) -> None:
             got[key].append(run())
         text = " ".join(f"[{k}] {v[-1].wall:.2f}w/{v[-1].cpu:.2f}c" for k, v in got.items())
         print(f"rep {rep} load1={os.getloadavg()[0]:.1f} {text}", flush=True)
+    print(f"MODEL {args.model} threads=2 OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
     for key, values in got.items():
         wall = statistics.median(v.wall for v in values)
         cpu = statistics.median(v.cpu for v in values)
@@ -234,6 +235,7 @@ def main() -> None:
     e2e.set_defaults(func=cmd_e2e)
     startup = sub.add_parser("startup")
     startup.add_argument("--reps", type=int, default=5)
+    startup.add_argument("--model", default="big")
     startup.set_defaults(func=cmd_startup)
     prof = sub.add_parser("profile")
     prof.add_argument("--model", default="big")
