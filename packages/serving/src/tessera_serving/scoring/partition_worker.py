@@ -3,8 +3,9 @@
 ``score_partition(task)`` is the unit of work: it needs only its picklable ``PartitionTask``.
 Each worker process keeps its registry and loaded (compiled) model per thread, so a model is
 loaded, and compiled if needed, once per worker rather than once per partition; the compiled
-cache itself is shared through the artifact store. A partition commits once: its output file
-is put in place first (a temporary name, then a rename or a single PUT), then ONE transaction
+cache itself is shared through the artifact store. A partition commits once: it is scored into a
+private temporary directory, its output file is put in place (a hidden temporary sibling
+renamed into place, or a single PUT), then ONE transaction
 inserts the partition's record, its child job and, with ``store``, all its stored scores;
 ``UNIQUE(batch_key, partition)`` refuses a second commit of a retried duplicate, so a
 partition is never counted or stored twice.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import shutil
 import socket
 import tempfile
 import threading
@@ -134,10 +136,18 @@ def _fallback_reason(events: list[ev.Event], counts: dict[str, int]) -> str | No
 
 
 def _put_output(local: Path, output: str) -> None:
-    """Put the scored file at ``output`` atomically: a rename (``local`` is a temporary
-    file in the same directory tree) or a single PUT, which S3 makes visible whole."""
+    """Put the scored file at ``output`` atomically: a hidden sibling temporary file renamed
+    into place, or a single PUT, which S3 makes visible whole."""
     if "://" not in output:
-        local.replace(output)
+        target = Path(output)
+        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+        try:
+            shutil.copyfile(local, tmp)
+            with tmp.open("rb+") as handle:
+                os.fsync(handle.fileno())
+            tmp.replace(target)
+        finally:
+            tmp.unlink(missing_ok=True)
         return
     fs, path = fsspec.core.url_to_fs(output)
     fs.put_file(str(local), path)
@@ -152,8 +162,7 @@ def score_partition(task: PartitionTask) -> PartitionResult:
         return result
     sink = _Sink()
     model = _model(registry, task, sink)
-    out_dir = Path(task.output).parent if "://" not in task.output else None
-    with tempfile.TemporaryDirectory(prefix="tessera-partition-", dir=out_dir) as tmp:
+    with tempfile.TemporaryDirectory(prefix="tessera-partition-") as tmp:
         source = _local_input(task.partition, Path(tmp))
         scored = Path(tmp) / "scored.parquet"
         batches: list[Any] = []
