@@ -14,7 +14,7 @@ import lightgbm as lgb
 import numpy as np
 
 from tessera_serving.backends import BackendSelection, select_predictor
-from tessera_serving.backends.compile_cache import REF_PREFIX
+from tessera_serving.backends.cache_manifest import REF_PREFIX
 from tessera_serving.backends.equivalence import compare_scores
 from tessera_serving.store import LocalArtifactStore, shard
 

@@ -227,8 +227,9 @@ def test_cli_backend_choices_are_the_backends() -> None:
 
     assert score_cli.BACKEND_CHOICES == backends.BACKENDS
     assert score_cli.DEFAULT_BACKEND == backends.DEFAULT_BACKEND
-    from tessera_serving import rescore, scoring_io
     from tessera_serving.cli import rescore as rescore_cli
+    from tessera_serving.scoring import parquet_io as scoring_io
+    from tessera_serving.scoring import rescore
 
     assert score_cli.DEFAULT_BATCH_SIZE == scoring_io.DEFAULT_BATCH_SIZE
     assert rescore_cli.DEFAULT_PAGE_SIZE == rescore.DEFAULT_PAGE_SIZE

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .base import FloatMatrix, FloatVector, Predictor
-from .compile_cache import CacheStore
+from .cache_manifest import CacheStore
 from .events import BACKEND_COMPILED, BACKEND_FALLBACK, BackendEvent
 from .lightgbm_backend import LightGBMPredictor
 from .selection import BACKENDS, BackendSelection, default_cache_dir, select_predictor

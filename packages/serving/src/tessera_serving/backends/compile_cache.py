@@ -24,80 +24,33 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
+from tessera_contracts import canonical_json
 from tessera_serving.errors import ArtifactError
 
 from .base import FloatMatrix, FloatVector
+from .cache_manifest import (
+    REF_PREFIX,
+    CacheEntry,
+    CacheStore,
+    build_manifest,
+    cache_key,
+)
 from .compat import REWRITE_VERSION, lightgbm_compatible_text
-from .compiled import COMPILE_OPTIONS, CompiledPredictor, CompilerIdentity, compile_object
-from .equivalence import ABS_TOLERANCE, EquivalenceReport, compare_scores
+from .compiled import CompiledPredictor, CompilerIdentity, compile_object
+from .equivalence import ABS_TOLERANCE, compare_scores
 from .model_info import ModelInfo
 from .sample import DEFAULT_SAMPLE_ROWS, DEFAULT_SAMPLE_SEED, synthesise_sample
 
-MANIFEST_FORMAT = 1
-CHECK_ROWS = 256
-REF_PREFIX = "compiled-"
 MAX_GENERATIONS = 3
-
-
-class CacheStore(Protocol):
-    """The part of the artifact store (``tessera_serving.store``) the cache uses."""
-
-    def put_bytes(self, data: bytes) -> str: ...
-    def read_bytes(self, sha256: str) -> bytes: ...
-    def fetch(self, sha256: str, dest_dir: Path) -> Path: ...
-    def write_ref(self, name: str, sha256: str) -> None: ...
-    def read_ref(self, name: str) -> str | None: ...
-
-
-def _canonical(obj: Any) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def cache_key(model_sha256: str, identity: CompilerIdentity) -> str:
-    """The content address of a compiled model for this compiler and CPU."""
-    fields = {
-        "format": MANIFEST_FORMAT,
-        "model_sha256": model_sha256,
-        "compiler": identity.as_dict(),
-        "options": COMPILE_OPTIONS,
-        "rewrite": REWRITE_VERSION,
-    }
-    return _sha256(_canonical(fields))
-
-
-@dataclass(frozen=True)
-class CacheEntry:
-    """A compiled model's verified manifest and, when equivalent, its loaded predictor."""
-
-    key: str
-    manifest: dict[str, Any]
-    predictor: CompiledPredictor | None
-    cache: str  # "hit" or "built"
-    compile_seconds: float | None
-    load_seconds: float
-    rebuilt_because: str | None
-
-    @property
-    def report(self) -> EquivalenceReport:
-        """The equivalence verdict recorded when the entry was built."""
-        eq = self.manifest["equivalence"]
-        return EquivalenceReport(
-            rows=int(eq["sample_rows"]),
-            max_abs_diff=float(eq["max_abs_diff"]),
-            worst_row=int(eq["worst_row"]),
-            tolerance=float(eq["tolerance"]),
-            equivalent=bool(eq["equivalent"]),
-        )
 
 
 class _CorruptEntry(Exception):
@@ -249,7 +202,7 @@ class CompileCache:
             if generation:
                 manifest["generation"] = generation
             try:
-                return self._store.put_bytes(_canonical(manifest))
+                return self._store.put_bytes(canonical_json(manifest))
             except ArtifactError:
                 if generation == MAX_GENERATIONS - 1:
                     raise
@@ -283,28 +236,9 @@ class CompileCache:
         sample = synthesise_sample(info, rows=DEFAULT_SAMPLE_ROWS, seed=DEFAULT_SAMPLE_SEED)
         expected = np.asarray(reference_scores(sample), dtype=np.float64)
         report = compare_scores(expected, predictor.predict(sample), tolerance=ABS_TOLERANCE)
-        manifest: dict[str, Any] = {
-            "format": MANIFEST_FORMAT,
-            "key": key,
-            "model_sha256": model_sha256,
-            "compiler": self._identity.as_dict(),
-            "options": COMPILE_OPTIONS,
-            "object_sha256": object_sha256 if report.equivalent else None,
-            "object_bytes": len(data),
-            "equivalence": {
-                "sample_rows": report.rows,
-                "sample_seed": DEFAULT_SAMPLE_SEED,
-                "max_abs_diff": report.max_abs_diff,
-                "worst_row": report.worst_row,
-                "tolerance": report.tolerance,
-                "equivalent": report.equivalent,
-            },
-            "check": {
-                "seed": DEFAULT_SAMPLE_SEED,
-                "tolerance": ABS_TOLERANCE,
-                "expected_hex": [float(v).hex() for v in expected[:CHECK_ROWS]],
-            },
-        }
+        manifest = build_manifest(
+            key, model_sha256, self._identity, object_sha256, len(data), report, expected
+        )
         if report.equivalent:
             try:
                 self._store.put_bytes(data)

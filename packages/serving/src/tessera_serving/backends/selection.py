@@ -8,8 +8,9 @@ model's scores differ from LightGBM's on the probe sample; scoring never fails o
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,8 @@ from typing import Any
 from tessera_serving.errors import ConfigurationError
 
 from .base import FloatMatrix, FloatVector, Predictor
-from .compile_cache import CacheEntry, CacheStore, CompileCache
+from .cache_manifest import CacheEntry, CacheStore
+from .compile_cache import CompileCache
 from .compiled import compiler_available, compiler_identity
 from .events import (
     BACKEND_COMPILED,
@@ -77,17 +79,7 @@ def select_predictor(
         "num_threads": threads,
         "omp_wait_policy": omp_wait_policy(),
     }
-
-    def fallback(
-        reason: str, detail: str, level: str = "warning", measured: dict[str, Any] | None = None
-    ) -> BackendSelection:
-        reference = LightGBMPredictor(model_text, num_threads=threads)
-        fields: dict[str, Any] = {"requested_backend": backend, "backend": "lightgbm"}
-        fields = {**common, **fields, "reason": reason, "detail": detail, **(measured or {})}
-        return BackendSelection(
-            reference, backend, (BackendEvent(BACKEND_FALLBACK, level, fields),)
-        )
-
+    fallback = functools.partial(_fallback, model_text, backend, threads, common)
     if not compiler_available():
         level = "info" if backend == "auto" else "warning"
         return fallback(COMPILER_NOT_INSTALLED, "install tessera-serving[compiled]", level)
@@ -95,19 +87,12 @@ def select_predictor(
     reason = unsupported_reason(info)
     if reason is not None:
         return fallback(UNSUPPORTED_MODEL, reason)
-    reference: LightGBMPredictor | None = None
-
-    def reference_scores(matrix: FloatMatrix) -> FloatVector:
-        nonlocal reference
-        reference = reference or LightGBMPredictor(model_text, num_threads=threads)
-        return reference.predict(matrix)
-
     with _cache(store, cache_dir) as cache:
         try:
             entry = cache.get_or_build(
                 model_text,
                 sha,
-                reference_scores=reference_scores,
+                reference_scores=_lazy_reference(model_text, threads),
                 num_threads=threads,
                 feature_names=info.feature_names,
                 info=info,
@@ -132,6 +117,35 @@ def select_predictor(
     }
     event = BackendEvent(BACKEND_COMPILED, "info", fields)
     return BackendSelection(entry.predictor, backend, (event,), entry)
+
+
+def _fallback(
+    model_text: str,
+    backend: str,
+    threads: int,
+    common: dict[str, Any],
+    reason: str,
+    detail: str,
+    level: str = "warning",
+    measured: dict[str, Any] | None = None,
+) -> BackendSelection:
+    """LightGBM serves, with a ``backend.fallback`` event that says why."""
+    reference = LightGBMPredictor(model_text, num_threads=threads)
+    fields: dict[str, Any] = {"requested_backend": backend, "backend": "lightgbm"}
+    fields = {**common, **fields, "reason": reason, "detail": detail, **(measured or {})}
+    return BackendSelection(reference, backend, (BackendEvent(BACKEND_FALLBACK, level, fields),))
+
+
+def _lazy_reference(model_text: str, threads: int) -> Callable[[FloatMatrix], FloatVector]:
+    """LightGBM's scores for the equivalence check, loading the booster only if asked."""
+    reference: LightGBMPredictor | None = None
+
+    def scores(matrix: FloatMatrix) -> FloatVector:
+        nonlocal reference
+        reference = reference or LightGBMPredictor(model_text, num_threads=threads)
+        return reference.predict(matrix)
+
+    return scores
 
 
 def default_cache_dir() -> Path:
