@@ -6,6 +6,7 @@ environment:
 
     uv venv /tmp/qs-venv && VIRTUAL_ENV=/tmp/qs-venv uv pip install numba==0.61.2 \
         numpy==2.2.6 lleaves==1.3.0 llvmlite==0.44.0 lightgbm==4.7.0 pyarrow==26.0.1
+    uv run python bench/qs_dump_test_models.py   # the backend tests' models, for the check
     OMP_WAIT_POLICY=passive /tmp/qs-venv/bin/python bench/quickscorer_prototype.py \
         --rows 200000 --reps 5
 
@@ -214,6 +215,19 @@ def _edge_rows(x: np.ndarray) -> np.ndarray:
     return np.vstack([np.array(rows), mixed])
 
 
+def _check_test_models() -> None:
+    """Exactness on the backend tests' models, if qs_dump_test_models.py has written them."""
+    import lightgbm as lgb
+
+    for path in sorted((OUT / "qs_models").glob("*.txt")):
+        text = path.read_text()
+        x = np.load(path.with_suffix(".npy"))
+        probe = np.vstack([x, _edge_rows(x)])
+        ref = lgb.Booster(model_str=text).predict(probe, num_threads=1)
+        diff = float(np.max(np.abs(QuickScorer(text).predict(probe) - ref)))
+        print(f"test model {path.stem}: {len(probe)} rows, max abs diff vs LightGBM {diff:.2e}")
+
+
 def main() -> None:
     import lightgbm as lgb
     import lleaves
@@ -225,6 +239,7 @@ def main() -> None:
     parser.add_argument("--objects", default=str(OUT / "overhead_objects.json"))
     args = parser.parse_args()
     numba.set_num_threads(args.threads)
+    _check_test_models()
     objects = json.loads(Path(args.objects).read_text())
     x = _matrix(args.rows)
     for name in ("small", "big"):
