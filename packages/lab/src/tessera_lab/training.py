@@ -11,36 +11,19 @@ against the ``base_score`` ordering; decide the gate; write each run directory a
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from tessera_contracts import (
-    DatasetRef,
-    EngineRef,
-    EvaluationRef,
-    ModelEntry,
-    RunRecord,
-    ValidationRef,
-    compute_feature_schema_sha,
-    compute_schema_sha,
-    to_json_text,
-)
-from tessera_lab.conventions import NdcgRule, check_label_gain
+from tessera_lab.conventions import check_label_gain
 from tessera_lab.dataset import Dataset, open_dataset
-from tessera_lab.errors import SpecError, TrainingError
-from tessera_lab.evaluation import compare, split_query_counts
+from tessera_lab.errors import SpecError
 from tessera_lab.features import feature_names, select_feature_schema
-from tessera_lab.gate import decide
 from tessera_lab.progress import Progress
 from tessera_lab.protocol import (
     Cell,
@@ -50,12 +33,9 @@ from tessera_lab.protocol import (
     read_rows,
     training_pairs,
 )
-from tessera_lab.provenance import lab_producer
 from tessera_lab.receipts import recorded_training
+from tessera_lab.run_files import RunContext, finish_run
 from tessera_lab.runs import (
-    ENGINE_FILE,
-    HISTORY_FILE,
-    STUDY_FILE,
     RunFiles,
     check_run_name,
     ensure_absent,
@@ -67,7 +47,7 @@ from tessera_lab.spec_sections import parse_label_gain
 if TYPE_CHECKING:  # LightGBM and optuna load only once the spec and dataset have passed
     from tessera_lab.booster import Fit
     from tessera_lab.distributed import DaskSession
-    from tessera_lab.tuning import StudyOptions, StudyResult
+    from tessera_lab.tuning import StudyOptions
 
 
 def default_run_name(spec_path: Path) -> str:
@@ -98,147 +78,6 @@ def check_gate_metric(spec: Spec, dataset: Dataset, source: str) -> None:
         raise SpecError(f"{source}: gate.metric: {metric!r} needs binary labels")
     if metric == "fmax_weighted" and not dataset.manifest.has_weight:
         raise SpecError(f"{source}: gate.metric: 'fmax_weighted' needs a weight column")
-
-
-@dataclass(frozen=True)
-class _Context:
-    spec: Spec
-    dataset: Dataset
-    schema: dict[str, list[str]]
-    names: list[str]
-    smoke: bool
-    started: float
-
-    @property
-    def rule(self) -> NdcgRule:
-        return NdcgRule.from_spec(self.spec.evaluation.ndcg, self.spec.label_gain)
-
-
-def validation_ref(spec: Spec, cell: Cell) -> ValidationRef:
-    """What ``run.json`` says about the validation set early stopping looked at."""
-    if cell.valid is None:
-        return ValidationRef(method="none", rows=0, queries=0)
-    by_pairs = spec.validation.method == "snapshot_pairs"
-    return ValidationRef(
-        method=spec.validation.method,
-        carve=None if by_pairs else spec.validation.carve,
-        snapshot_pairs=spec.validation.snapshot_pairs if by_pairs else None,
-        rows=cell.valid.n,
-        queries=cell.valid.queries,
-    )
-
-
-def _evaluation_ref(ctx: _Context, cell: Cell) -> EvaluationRef:
-    splits = {"train": cell.train, "eval": cell.eval}
-    if cell.valid is not None:
-        splits["valid"] = cell.valid
-    counts = {k: split_query_counts(v.query_ids, v.label) for k, v in sorted(splits.items())}
-    return ctx.rule.record(counts)
-
-
-def _resolved_spec(spec: Spec, study: StudyResult | None) -> str:
-    """The spec as run: defaults filled, dataset absolute, tuned params merged, no search."""
-    if study is None:
-        return spec.to_yaml()
-    params = {**spec.params, **study.summary.best_params}
-    return spec.model_copy(update={"params": params, "search": None}).to_yaml()
-
-
-def _finish(
-    ctx: _Context,
-    name: str,
-    cell: Cell,
-    fit: Fit,
-    study: StudyResult | None,
-    engine: dict[str, Any] | None = None,
-) -> RunFiles:
-    import lightgbm as lgb
-
-    spec, manifest = ctx.spec, ctx.dataset.manifest
-    where = f"run {name!r}"
-    text = fit.booster.model_to_string(num_iteration=fit.best_iteration)
-    final = lgb.Booster(model_str=text)
-    if final.feature_name() != ctx.names:
-        raise TrainingError(
-            f"{where}: model.txt feature_names {final.feature_name()} differ from the selected "
-            f"columns {ctx.names} (LightGBM rewrote a name; rename the column)"
-        )
-    scores = np.asarray(final.predict(cell.eval.features, num_threads=spec.num_threads))
-    metrics = compare(
-        cell.eval.query_ids,
-        cell.eval.label,
-        cell.eval.category,
-        scores,
-        cell.eval.base_score,
-        binary=manifest.label_kind == "binary",
-        weight=cell.eval.weight,
-        rule=ctx.rule,
-    )
-    pairs = training_pairs(ctx.dataset, spec)
-    record = RunRecord(
-        run_format=1,
-        name=name,
-        cell=cell.name,
-        created_at=datetime.now(UTC),
-        producer=lab_producer(),
-        dataset=DatasetRef(
-            name=manifest.name,
-            manifest_sha256=ctx.dataset.manifest_sha256,
-            schema_sha=manifest.schema_sha,
-            snapshot_pairs=list(pairs),
-            train_rows=cell.train.n,
-            valid_rows=0 if cell.valid is None else cell.valid.n,
-            eval_rows=cell.eval.n,
-        ),
-        feature_families=sorted(ctx.schema),
-        feature_schema=ctx.schema,
-        feature_names=list(final.feature_name()),
-        feature_schema_sha=compute_feature_schema_sha(ctx.schema),
-        schema_sha=compute_schema_sha(ctx.schema),
-        objective=spec.objective,
-        model=ModelEntry(
-            file="model.txt",
-            sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-            num_trees=final.num_trees(),
-            best_iteration=fit.best_iteration,
-            lightgbm_version=lgb.__version__,
-            rounds=fit.rounds,
-        ),
-        metrics=metrics,
-        tuning=None if study is None else study.summary,
-        gate=decide(spec.gate, metrics, where),
-        smoke=ctx.smoke,
-        license=spec.license,
-        seed=spec.seed,
-        duration_s=round(time.monotonic() - ctx.started, 3),
-        engine=_engine_ref(engine),
-        validation=validation_ref(spec, cell),
-        evaluation=_evaluation_ref(ctx, cell),
-    )
-    history = {
-        "metric": spec.early_stopping.metric if spec.early_stopping else None,
-        "best_iteration": fit.best_iteration,
-        "rounds": fit.rounds,
-        "curves": fit.history,
-    }
-    report: dict[str, str | bytes] = {HISTORY_FILE: json.dumps(history, indent=2) + "\n"}
-    if study is not None:
-        report[STUDY_FILE] = json.dumps(study.report(), indent=2) + "\n"
-    if engine is not None:
-        report[ENGINE_FILE] = json.dumps(engine, indent=2) + "\n"
-    files = {
-        "run.json": to_json_text(record),
-        "spec.yaml": _resolved_spec(spec, study),
-        "model.txt": text,
-    }
-    return RunFiles(name=name, files=files, report=report)
-
-
-def _engine_ref(engine: dict[str, Any] | None) -> EngineRef:
-    """``run.json``'s engine: the local one, or the dask engine's scheduler and workers."""
-    if engine is None:
-        return EngineRef(kind="local", scheduler=None, workers=1)
-    return EngineRef(kind="dask", scheduler=engine["scheduler"], workers=engine["workers"])
 
 
 @contextmanager
@@ -330,7 +169,7 @@ def train_run(
     run_names = cell_run_names(base, [cell.name for cell in cells])
     if retrain:
         ensure_absent(runs_root, run_names)
-    ctx = _Context(spec, dataset, schema, names, smoke, started)
+    ctx = RunContext(spec, dataset, schema, names, smoke, started)
     progress = Progress(quiet=quiet)
     outputs: list[RunFiles] = []
     with _engine_session(spec, source) as session:
@@ -342,7 +181,7 @@ def train_run(
 
 
 def _train_cell(
-    ctx: _Context,
+    ctx: RunContext,
     session: DaskSession | None,
     run_name: str,
     cell: Cell,
@@ -373,7 +212,7 @@ def _train_cell(
         label=label, train_curve=True,
     )  # fmt: skip
     engine = None if session is None else session.record()
-    return [_finish(ctx, run_name, cell, fit, result, engine)]
+    return [finish_run(ctx, run_name, cell, fit, result, engine)]
 
 
 def tune_run(

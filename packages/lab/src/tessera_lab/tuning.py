@@ -17,15 +17,12 @@ import hashlib
 import json
 import re
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.storages import JournalStorage
-from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 from optuna_integration import LightGBMPruningCallback
 
@@ -35,6 +32,7 @@ from tessera_lab.errors import SpecError, TrainingError
 from tessera_lab.progress import Progress
 from tessera_lab.protocol import Cell, cell_dir_suffix
 from tessera_lab.spec import Categorical, FloatRange, IntRange, Search, Spec
+from tessera_lab.study_storage import JOURNAL_SCHEME, open_storage, shown_url
 from tessera_lab.trial_budget import (
     SurplusTrial,
     claim,
@@ -45,11 +43,7 @@ from tessera_lab.trial_budget import (
     wait_for_others,
 )
 
-JOURNAL_SCHEME = "journal:"
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-HEARTBEAT_S = 10
-"""Database storages: a running trial's heartbeat; stale after ``HEARTBEAT_GRACE_S``."""
-HEARTBEAT_GRACE_S = 60
 
 
 @dataclass(frozen=True)
@@ -95,67 +89,6 @@ def storage_url(search: Search, options: StudyOptions, runs_dir: Path, study_nam
     return url
 
 
-def shown_url(url: str) -> str:
-    """The storage URL as recorded and printed: a database password is masked."""
-    if url.startswith(JOURNAL_SCHEME) or "://" not in url:
-        return url
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return url
-
-
-def open_storage(url: str) -> optuna.storages.BaseStorage:
-    """``journal:<path>`` opens a JournalFileBackend; anything else is an Optuna RDB URL."""
-    if url.startswith(JOURNAL_SCHEME):
-        path = Path(url[len(JOURNAL_SCHEME) :].removeprefix("//"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(JournalFileBackend(str(path)))
-    if "://" not in url:
-        raise SpecError(
-            f"search.storage: {url!r} is not a storage URL (expected journal:<path> or an "
-            "RDB URL such as sqlite:///study.db or postgresql+psycopg://...)"
-        )
-    try:
-        return _rdb_storage(url)
-    except ImportError as exc:
-        raise TrainingError(
-            f"search.storage: {shown_url(url)}: its database driver is not installed "
-            f"({exc}); install it or name an installed driver (postgresql+psycopg://...)"
-        ) from None
-    except Exception as exc:  # SQLAlchemy, the driver and the network each raise their own
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise TrainingError(
-            f"search.storage: cannot open the Optuna storage {shown_url(url)}: {first}"
-        ) from None
-
-
-def _rdb_storage(url: str, attempts: int = 4) -> optuna.storages.RDBStorage:
-    """Optuna's RDB storage with its heartbeat; retried while other workers create tables.
-
-    Workers that start together on an empty database all create Optuna's tables; the
-    losers of that race see a duplicate-key or duplicate-table error, and on a retry
-    find the tables made.
-    """
-    from sqlalchemy.exc import IntegrityError, ProgrammingError
-
-    for attempt in range(attempts):
-        try:
-            with warnings.catch_warnings():  # the heartbeat is marked experimental
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.storages.RDBStorage(
-                    url, heartbeat_interval=HEARTBEAT_S, grace_period=HEARTBEAT_GRACE_S
-                )
-        except (IntegrityError, ProgrammingError):
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.2 * (attempt + 1))
-    raise AssertionError("unreachable")
-
-
 def _suggest(trial: optuna.Trial, name: str, dim: FloatRange | IntRange | Categorical) -> Any:
     if isinstance(dim, FloatRange):
         return trial.suggest_float(name, dim.low, dim.high, log=dim.log)
@@ -170,6 +103,25 @@ def _pruner(search: Search) -> optuna.pruners.BasePruner:
     return optuna.pruners.MedianPruner(
         n_startup_trials=search.pruner.n_startup_trials,
         n_warmup_steps=search.pruner.n_warmup_steps,
+    )
+
+
+def _open_study(
+    spec: Spec, search: Search, study_name: str, url: str, direction: str
+) -> optuna.Study:
+    """Create the study in its storage, or load it when another process has."""
+    sampler = optuna.samplers.TPESampler(
+        seed=spec.seed if search.sampler.seed is None else search.sampler.seed,
+        n_startup_trials=search.sampler.n_startup_trials,
+    )
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.create_study(
+        study_name=study_name,
+        storage=open_storage(url),
+        sampler=sampler,
+        pruner=_pruner(search),
+        direction="minimize" if direction == "minimize" else "maximize",
+        load_if_exists=True,
     )
 
 
@@ -197,19 +149,7 @@ def run_study(
     )
     url = storage_url(search, options, runs_dir, study_name)
     n_trials = options.n_trials or search.n_trials
-    sampler = optuna.samplers.TPESampler(
-        seed=spec.seed if search.sampler.seed is None else search.sampler.seed,
-        n_startup_trials=search.sampler.n_startup_trials,
-    )
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        study_name=study_name,
-        storage=open_storage(url),
-        sampler=sampler,
-        pruner=_pruner(search),
-        direction="minimize" if direction == "minimize" else "maximize",
-        load_if_exists=True,
-    )
+    study = _open_study(spec, search, study_name, url, direction)
 
     def objective(trial: optuna.Trial) -> float:
         try:

@@ -103,7 +103,15 @@ def select_predictor(
     if entry.predictor is None:
         measured.pop("equivalent")
         return fallback(NOT_EQUIVALENT, f"cache {entry.cache}", measured=measured)
-    fields = {
+    event = BackendEvent(BACKEND_COMPILED, "info", _compiled_fields(common, entry, measured))
+    return BackendSelection(entry.predictor, backend, (event,), entry)
+
+
+def _compiled_fields(
+    common: dict[str, Any], entry: CacheEntry, measured: dict[str, Any]
+) -> dict[str, Any]:
+    """The compiled backend event's fields: the cache entry and its equivalence check."""
+    return {
         **common,
         "cache": entry.cache,
         "cache_key": entry.key,
@@ -115,8 +123,6 @@ def select_predictor(
         "load_seconds": entry.load_seconds,
         "rebuilt_because": entry.rebuilt_because,
     }
-    event = BackendEvent(BACKEND_COMPILED, "info", fields)
-    return BackendSelection(entry.predictor, backend, (event,), entry)
 
 
 def _fallback(

@@ -11,7 +11,6 @@ constraints and the loser re-reads the winner's rows.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,26 +19,15 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tessera_contracts import ContractError, check_name
 from tessera_contracts.receipts import ReceiptRecorder
-from tessera_serving.errors import ArtifactError, RegistrationError
+from tessera_serving.errors import RegistrationError
 from tessera_serving.registry import LiveSchema, Registry, RerankerModel, UniqueConflict
 from tessera_serving.registry.models import ModelRow
 from tessera_serving.registry.receipt_store import rejected_on_failure, serving_recorder
-from tessera_serving.registry.receipts import (
-    record_loaded_run,
-    record_registered,
-    record_run_content,
-)
-from tessera_serving.registry.run_consistency import check_against_booster, check_against_spec
-from tessera_serving.registry.rundir import (
-    LoadedRun,
-    check_booster,
-    expand_run_sets,
-    load_run_dir,
-    parse_run_json,
-    read_spec,
-)
+from tessera_serving.registry.receipts import record_loaded_run, record_registered
+from tessera_serving.registry.reference_run import reference_run
+from tessera_serving.registry.run_groups import check_model_name, group_runs
+from tessera_serving.registry.rundir import LoadedRun, expand_run_sets, load_run_dir
 from tessera_serving.registry.tables import VIA_REFERENCE, VIA_RUN_DIR
 from tessera_serving.testhooks import pause_point
 
@@ -75,47 +63,6 @@ class Registered:
                 for r in self.rows
             ],
         }
-
-
-def model_name_of(run: LoadedRun, override: str | None) -> str:
-    """``--name`` if given, else the run's name without its ``--<cell>`` suffix."""
-    if override:
-        return override
-    name, cell = run.record.name, run.record.cell
-    if cell is None:
-        return name
-    if name.endswith(f"--{cell}"):
-        return name[: -len(f"--{cell}")]
-    return name.rsplit("--", 1)[0]  # the lab sanitises the category in the suffix
-
-
-def group_runs(
-    runs: Sequence[tuple[LoadedRun, str | None]], name: str | None
-) -> dict[str, list[LoadedRun]]:
-    """Runs grouped by model name; each group must be one pooled run or distinct cells."""
-    groups: dict[str, list[LoadedRun]] = {}
-    for run, implied in runs:
-        groups.setdefault(model_name_of(run, name or implied), []).append(run)
-    for model, members in groups.items():
-        first = members[0]
-        cells = [m.record.cell for m in members]
-        if len(members) > 1 and None in cells:
-            raise RegistrationError(
-                f"{members[cells.index(None)].run_dir}: a pooled run cannot share model name "
-                f"{model!r} with other runs in one registration"
-            )
-        dupes = sorted({c for c in cells if c is not None and cells.count(c) > 1})
-        if dupes:
-            raise RegistrationError(f"model {model!r}: cell {dupes[0]!r} given twice")
-        for other in members[1:]:
-            for field in ("objective", "schema_sha"):
-                if getattr(other.record, field) != getattr(first.record, field):
-                    raise RegistrationError(
-                        f"{other.run_dir / 'run.json'}: field {field!r} is "
-                        f"{getattr(other.record, field)!r} but {first.run_dir.name} has "
-                        f"{getattr(first.record, field)!r}; cells of one model must agree"
-                    )
-    return groups
 
 
 def _existing(session: Session, name: str, runs: Sequence[LoadedRun]) -> list[RerankerModel]:
@@ -201,14 +148,6 @@ def _row(run: LoadedRun, name: str, version: int, uri: str, via: str) -> Reranke
         artifact_sha256=run.model_sha256,
         stage="none",
     )
-
-
-def check_model_name(name: str) -> str:
-    """``name`` if the contracts' name rule allows it, else RegistrationError (nothing written)."""
-    try:
-        return check_name(name, "model name")
-    except ContractError as exc:
-        raise RegistrationError(str(exc)) from exc
 
 
 def _store_boosters(
@@ -348,55 +287,10 @@ def import_by_reference(
         rec.param("via", "reference")
         rec.add_input_data("artifact", {"sha256": str(sha256)})
         with rejected_on_failure(rec, 1):
-            model, run = _import(registry, rec, uri, sha256, Path(run_json), spec_yaml, name)
+            model, run = reference_run(registry, rec, uri, sha256, Path(run_json), spec_yaml, name)
             [result] = register_groups(
                 registry, {model: [run]}, allow_unknown_schema=allow_unknown_schema,
                 via=VIA_REFERENCE,
             )  # fmt: skip
         record_registered(rec, [result])
     return result
-
-
-def _import(
-    registry: Registry,
-    rec: ReceiptRecorder,
-    uri: str,
-    sha256: str,
-    run_json: Path,
-    spec_yaml: Path | None,
-    name: str | None,
-) -> tuple[str, LoadedRun]:
-    """The checked run of an import by reference and its model name."""
-
-    try:
-        raw = run_json.read_bytes()
-    except OSError as exc:
-        raise RegistrationError(f"{run_json}: cannot read: {exc.strerror or exc}") from exc
-    record_run_content(rec, raw)
-    record = parse_run_json(raw, str(run_json))
-    if name is not None:
-        check_model_name(name)
-    store = registry.store
-    try:
-        in_store = store.sha256_from_uri(uri)
-        if in_store != sha256:
-            raise RegistrationError(f"artifact {uri} names object {in_store}, not {sha256}")
-        model_bytes = store.read_bytes(sha256)
-    except ArtifactError as exc:
-        raise RegistrationError(str(exc)) from exc
-    facts = check_booster(model_bytes, record, uri, hashlib.sha256(model_bytes).hexdigest())
-    spec_text, spec_data = read_spec(Path(spec_yaml)) if spec_yaml is not None else (None, None)
-    if spec_data is not None:
-        check_against_spec(record, spec_data, str(run_json), str(spec_yaml))
-    check_against_booster(record, facts, spec_data, str(run_json), str(spec_yaml))
-    run = LoadedRun(
-        run_dir=run_json.parent,
-        record=record,
-        run_json=raw.decode("utf-8"),
-        run_sha256=hashlib.sha256(raw).hexdigest(),
-        spec_yaml=spec_text,
-        model_bytes=model_bytes,
-        model_sha256=sha256,
-        num_trees=facts.num_trees,
-    )
-    return model_name_of(run, name), run

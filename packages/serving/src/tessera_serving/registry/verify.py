@@ -21,6 +21,7 @@ from tessera_contracts import ContractError, compute_feature_schema_sha, compute
 from tessera_serving.errors import ArtifactError
 from tessera_serving.registry import STAGES, LiveSchema, Promotion, Registry, RerankerModel
 from tessera_serving.registry.stored_json import as_text, parse_stored
+from tessera_serving.store.base import ArtifactStore
 
 
 @dataclass
@@ -146,31 +147,7 @@ def verify_registry(registry: Registry) -> VerifyReport:
             f" cell {row.cell_key!r}" if row.cell_key else ""
         )
         where += f" (row {row.id})"
-        if row.artifact_sha256 not in artifact_problem:
-            try:
-                store.verify(row.artifact_sha256)
-                artifact_problem[row.artifact_sha256] = None
-            except ArtifactError as exc:
-                artifact_problem[row.artifact_sha256] = str(exc)
-        problem = artifact_problem[row.artifact_sha256]
-        if problem is not None:
-            report.violations.append(f"{where}: {problem}")
-        if not row.artifact_uri.endswith(row.artifact_sha256):
-            report.violations.append(
-                f"{where}: artifact_uri {row.artifact_uri} does not name its sha256 "
-                f"{row.artifact_sha256}"
-            )
-        if not (row.license_id or "").strip() or not (row.license_url or "").strip():
-            report.violations.append(f"{where}: license metadata missing (license_id/license_url)")
-        if row.stage not in STAGES:
-            report.violations.append(
-                f"{where}: unknown stage {row.stage!r}, expected one of {STAGES}"
-            )
-        report.violations.extend(
-            _fingerprint_violations(
-                where, row.feature_schema, row.feature_schema_sha, row.schema_sha_v2, cache
-            )
-        )
+        _check_row(report, row, where, store, artifact_problem, cache)
     report.artifacts = len(artifact_problem)
     report.versions = len(versions)
     report.violations.extend(_version_violations(versions, promoted))
@@ -180,6 +157,41 @@ def verify_registry(registry: Registry) -> VerifyReport:
             _fingerprint_violations(f"live schema {name!r}", schema, v1, v2, cache)
         )
     return report
+
+
+def _check_row(
+    report: VerifyReport,
+    row: Any,
+    where: str,
+    store: ArtifactStore,
+    artifact_problem: dict[str, str | None],
+    cache: dict[Any, _Fingerprints],
+) -> None:
+    """One model row's violations: its artifact (checked once per sha), URI, license,
+    stage and fingerprints."""
+    if row.artifact_sha256 not in artifact_problem:
+        try:
+            store.verify(row.artifact_sha256)
+            artifact_problem[row.artifact_sha256] = None
+        except ArtifactError as exc:
+            artifact_problem[row.artifact_sha256] = str(exc)
+    problem = artifact_problem[row.artifact_sha256]
+    if problem is not None:
+        report.violations.append(f"{where}: {problem}")
+    if not row.artifact_uri.endswith(row.artifact_sha256):
+        report.violations.append(
+            f"{where}: artifact_uri {row.artifact_uri} does not name its sha256 "
+            f"{row.artifact_sha256}"
+        )
+    if not (row.license_id or "").strip() or not (row.license_url or "").strip():
+        report.violations.append(f"{where}: license metadata missing (license_id/license_url)")
+    if row.stage not in STAGES:
+        report.violations.append(f"{where}: unknown stage {row.stage!r}, expected one of {STAGES}")
+    report.violations.extend(
+        _fingerprint_violations(
+            where, row.feature_schema, row.feature_schema_sha, row.schema_sha_v2, cache
+        )
+    )
 
 
 def _version_violations(

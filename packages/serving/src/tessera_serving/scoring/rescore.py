@@ -24,15 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tessera_serving.errors import ConfigurationError, NotFoundError
+from tessera_serving.errors import ConfigurationError
 from tessera_serving.registry import Registry, utcnow
 from tessera_serving.registry.scoring_tables import (
     CurrentScore,
     RescoreSweep,
-    ScoreAudit,
     ScoringJob,
 )
 from tessera_serving.scoring import events as ev
@@ -43,12 +42,17 @@ from tessera_serving.scoring.model_ref import (
     registry_model,
     resolve_cells,
 )
-from tessera_serving.scoring.parquet_io import DEFAULT_BATCH_SIZE, open_parquet
+from tessera_serving.scoring.parquet_io import DEFAULT_BATCH_SIZE
 from tessera_serving.scoring.receipts import record_rescored, rescoring_recorder
-from tessera_serving.scoring.scorer import RERANKER, ScoringModel, ScoringPlan, prepare
+from tessera_serving.scoring.rescore_inputs import SweepInputs
+from tessera_serving.scoring.rescore_reasons import (
+    superseded_jobs,
+    sweep_writes,
+    why_nothing_changed,
+)
+from tessera_serving.scoring.scorer import RERANKER, ScoringModel
 from tessera_serving.scoring.stored_scores import rescore_rows, rows_from_batch
 from tessera_serving.scoring.sweep_pages import (
-    ForwardRows,
     Pace,
     claim_page,
     lock_sweep_key,
@@ -85,48 +89,9 @@ def sweep_key(model_name: str, model_ids: Sequence[int], jobs: Sequence[int] | N
     return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-class _Inputs:
-    """The sweep's input files, fetched once per worker, with a prepared plan for each."""
-
-    def __init__(self, registry: Registry, tmp: Path, batch_size: int) -> None:
-        self._registry, self._tmp, self._batch_size = registry, tmp, batch_size
-        self._paths: dict[int, Path] = {}
-        self.ready: dict[int, tuple[ScoringPlan, ForwardRows]] = {}
-
-    def path(self, source: ScoringJob) -> Path:
-        if source.id not in self._paths:
-            if source.input_sha256 is None or source.input_uri is None:
-                raise NotFoundError(
-                    f"scoring job {source.id} did not keep its input in the artifact store "
-                    "(only jobs that stored their scores can be re-scored)"
-                )
-            self._paths[source.id] = self._registry.store.fetch(source.input_sha256, self._tmp)
-        return self._paths[source.id]
-
-    def prepare(self, input_job_id: int, model: ScoringModel, sink: ev.EventSink) -> None:
-        """Run the guard for one input (its events go to ``sink``) outside any page."""
-        with self._registry.transaction(readonly=True) as session:
-            source = session.get(ScoringJob, input_job_id)
-        if source is None:
-            raise NotFoundError(f"scoring job {input_job_id} (a sweep page's input) is gone")
-        path = self.path(source)
-        plan = prepare(
-            model,
-            open_parquet(path).schema_arrow,
-            source.feature_schema,
-            events=sink,
-            source=f"input {path}",
-        )
-        self.ready[input_job_id] = (plan, ForwardRows(path, plan.columns, self._batch_size))
-
-    def close(self) -> None:
-        for plan, _ in self.ready.values():
-            plan.close()
-
-
 def _open_sweep(
     registry: Registry,
-    inputs: _Inputs,
+    inputs: SweepInputs,
     key: str,
     fields: dict[str, Any],
     page_size: int,
@@ -208,7 +173,7 @@ def _rescore(
     job_filter = None if jobs is None else sorted(set(jobs))
     fields = {"model_name": name, "model_ref": model_ref, "model_ids": ids}
     with tempfile.TemporaryDirectory(prefix="tessera-rescore-") as tmp:
-        inputs = _Inputs(registry, Path(tmp), batch_size)
+        inputs = SweepInputs(registry, Path(tmp), batch_size)
         sweep_id, resumed = _open_sweep(
             registry,
             inputs,
@@ -232,7 +197,7 @@ def _rescore(
             on_created(job_id)
         recorder = JobEventRecorder(registry, job_id)
         result = RescoreResult(job_id, sweep_id, resumed)
-        done_before = _sweep_writes(registry, sweep_id)
+        done_before = sweep_writes(registry, sweep_id)
         try:
             if (explicit := explicit_version_event(cells)) is not None:
                 recorder(explicit)
@@ -244,6 +209,20 @@ def _rescore(
         except Exception as exc:
             finish_job(registry, job_id, status="failed", error=str(exc).splitlines()[0])
             raise
+    _conclude(registry, result, recorder, name, job_filter, done_before)
+    return result
+
+
+def _conclude(
+    registry: Registry,
+    result: RescoreResult,
+    recorder: JobEventRecorder,
+    name: str,
+    job_filter: list[int] | None,
+    done_before: int,
+) -> None:
+    """Mark the sweep done if no page is left, say why nothing changed, finish the job."""
+    sweep_id, job_id = result.sweep_id, result.job_id
     with registry.transaction() as session:
         sweep = session.get(RescoreSweep, sweep_id)
         if sweep is not None and pages_left(session, sweep_id) == 0:
@@ -252,16 +231,15 @@ def _rescore(
     result.events = recorder.events
     result.reasons = why_nothing_changed(result, name, job_filter, any_source, done_before)
     if not any_source and job_filter:
-        result.reasons = _superseded_jobs(registry, name, job_filter) or result.reasons
+        result.reasons = superseded_jobs(registry, name, job_filter) or result.reasons
     counts = {"rescored": result.rescored, "unchanged": result.unchanged, "pages": result.pages}
     finish_job(registry, job_id, status="succeeded", rows=result.rescored, counts=counts)
-    return result
 
 
 def _work(
     registry: Registry,
     model: ScoringModel,
-    inputs: _Inputs,
+    inputs: SweepInputs,
     result: RescoreResult,
     recorder: JobEventRecorder,
     pace: Pace | None,
@@ -303,56 +281,3 @@ def _work(
         result.not_current += len(scored) - written
         if pace is not None:
             pace.after_page(len(rows))
-
-
-def _sweep_writes(registry: Registry, sweep_id: int) -> int:
-    with registry.transaction(readonly=True) as session:
-        return int(session.scalar(select(func.count()).where(ScoreAudit.sweep_id == sweep_id)) or 0)
-
-
-def _superseded_jobs(registry: Registry, name: str, jobs: list[int]) -> list[str]:
-    """Why the given jobs have no current rows: they stored scores, all since replaced."""
-    with registry.transaction(readonly=True) as session:
-        stored = session.scalars(
-            select(ScoringJob.id).where(
-                ScoringJob.id.in_(jobs),
-                ScoringJob.model_name == name,
-                ScoringJob.stored.is_(True),
-                ScoringJob.status == "succeeded",
-            )
-        ).all()
-    if not stored:
-        return []
-    return [
-        f"every score stored by job(s) {sorted(stored)} was superseded: "
-        "a later score job stored them again"
-    ]
-
-
-def why_nothing_changed(
-    result: RescoreResult, name: str, jobs: list[int] | None, any_source: bool, done_before: int
-) -> list[str]:
-    """Why a sweep re-scored no row (empty when it re-scored some): one phrase per cause."""
-    if result.rescored:
-        return []
-    if not any_source:
-        where = "" if jobs is None else f" from score jobs {jobs}"
-        return [
-            f"no stored scores of model {name!r}{where} (only `score --store` jobs are re-scored)"
-        ]
-    reasons = []
-    if result.unchanged:
-        refusals = sorted(
-            {e.name for e in result.events if e.level != "info"} - {ev.EXPLICIT_VERSION}
-        )
-        named = ", ".join(refusals) or "the guard"
-        reasons.append(
-            f"{result.unchanged} row(s) not scored by the model ({named}; see "
-            f"`tessera-serve events {result.job_id}`)"
-        )
-    superseded = result.not_current - done_before
-    if done_before:
-        reasons.append(f"{done_before} row(s) already re-scored by this sweep")
-    if superseded > 0:
-        reasons.append(f"{superseded} row(s) superseded: a later score job stored them again")
-    return reasons
