@@ -75,19 +75,7 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--output", required=True, metavar="PARQUET|DIR", help="a file, or a directory"
     )
-    parser.add_argument(
-        "--dask",
-        metavar="ADDRESS",
-        help="score partitions on this Dask scheduler (tcp://HOST:8786), or 'local' for a "
-        "local cluster (needs tessera-serving[dask])",
-    )
-    parser.add_argument(
-        "--workers",
-        type=int,
-        default=2,
-        metavar="N",
-        help="workers of the local cluster or process pool for partitions (default 2)",
-    )
+    _add_partition_arguments(parser)
     parser.add_argument(
         "--store",
         action="store_true",
@@ -116,6 +104,23 @@ def add_parser(subparsers: Any) -> None:
     add_event_arguments(parser)
     add_config_arguments(parser)
     parser.set_defaults(func=_run)
+
+
+def _add_partition_arguments(parser: Any) -> None:
+    """Where the partitions of a directory or glob input are scored."""
+    parser.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="score partitions on this Dask scheduler (tcp://HOST:8786), or 'local' for a "
+        "local cluster (needs tessera-serving[dask])",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        metavar="N",
+        help="workers of the local cluster or process pool for partitions (default 2)",
+    )
 
 
 def check_backend_flags(args: argparse.Namespace) -> str | None:

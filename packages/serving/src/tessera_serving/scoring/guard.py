@@ -16,6 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from tessera_contracts import FEATURE_SCHEMA_METADATA_KEY, ContractError, compute_schema_sha
+from tessera_serving.errors import ScoringError
 from tessera_serving.scoring import events as ev
 
 FeatureSchema = Mapping[str, Sequence[str]]
@@ -221,3 +222,16 @@ def _refusal(
             ev.FEATURE_COLUMN_NOT_NUMERIC, reranker_model_id=cell.model_id, columns=bad, **ctx
         )
     return None
+
+
+def refuse_duplicate_columns(arrow_schema: pa.Schema, source: str) -> None:
+    """Columns are picked by name, so an input with a repeated name is refused outright."""
+    names = arrow_schema.names
+    dups = sorted({n for n in names if names.count(n) > 1})
+    if dups:
+        where = "; ".join(
+            f"{n!r} at positions {[i for i, m in enumerate(names) if m == n]}" for n in dups
+        )
+        raise ScoringError(
+            f"{source} has duplicated column(s): {where}; column names must be unique"
+        )

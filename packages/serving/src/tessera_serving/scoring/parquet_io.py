@@ -117,6 +117,16 @@ def score_file(
         with atomic_parquet_writer(output_path, plan.schema) as writer:
             consume(writer.write_batch)
     result = FileResult(offset, plan.stats, plan.live_sha)
+    _complete(result, on_complete, output_path)
+    return result
+
+
+def _complete(
+    result: FileResult,
+    on_complete: Callable[[FileResult], None] | None,
+    output_path: Path | None,
+) -> None:
+    """Run ``on_complete``; if it raises, remove the output file again."""
     if on_complete is not None:
         try:
             on_complete(result)
@@ -124,4 +134,3 @@ def score_file(
             if output_path is not None:
                 output_path.unlink(missing_ok=True)
             raise
-    return result

@@ -25,6 +25,7 @@ from typing import Any
 
 import fsspec
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tessera_serving.config import ServingConfig
 from tessera_serving.errors import ScoringError
@@ -249,18 +250,23 @@ def _commit(
             session.add(record)
             session.flush()  # first: a concurrent duplicate waits here, then conflicts
             if task.options.store:
-                stored = 0
-                for batch, first_row in batches:
-                    stored += store_scores(
-                        session,
-                        model_name=model_name,
-                        job_id=child.id,
-                        input_job_id=child.id,
-                        rows=rows_from_batch(batch, first_row),
-                    )
-                result.counts["stored"] = stored
+                result.counts["stored"] = _store_batches(session, batches, model_name, child.id)
                 record.counts = dict(result.counts)
             return int(child.id)
     except UniqueConflict:
         result.skipped = True  # a duplicate attempt of a partition another attempt committed
         return None
+
+
+def _store_batches(session: Session, batches: list[Any], model_name: str, job_id: int) -> int:
+    """Store the partition's scored batches as the child job's current scores."""
+    stored = 0
+    for batch, first_row in batches:
+        stored += store_scores(
+            session,
+            model_name=model_name,
+            job_id=job_id,
+            input_job_id=job_id,
+            rows=rows_from_batch(batch, first_row),
+        )
+    return stored

@@ -17,7 +17,7 @@ import hashlib
 import json
 import multiprocessing
 import posixpath
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -205,15 +205,7 @@ def run_partitioned_job(
     result = PartitionedResult(job_id, 0, {})
     failures: list[str] = []
     outcomes = _on_dask(dask, workers, tasks) if dask is not None else _on_pool(workers, tasks)
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            failures.append(str(outcome).splitlines()[0] if str(outcome) else repr(outcome))
-            continue
-        result.partitions.append(outcome)
-        for fields in outcome.events:
-            fields = dict(fields)
-            name, level = fields.pop("event"), fields.pop("level")
-            recorder(ev.Event(name, level, {**fields, "partition": outcome.partition}))
+    _collect(outcomes, result, recorder, failures)
     result.partitions.sort(key=lambda r: r.partition)
     result.counts = _counts(result.partitions, len(partitions), failures)
     result.rows = sum(r.rows for r in result.partitions if not r.skipped)
@@ -224,6 +216,24 @@ def run_partitioned_job(
         raise ScoringError(f"{error}; run the job again to complete the missing partitions")
     finish_job(registry, job_id, status="succeeded", rows=result.rows, counts=result.counts)
     return result
+
+
+def _collect(
+    outcomes: Iterable[PartitionResult | BaseException],
+    result: PartitionedResult,
+    recorder: JobEventRecorder,
+    failures: list[str],
+) -> None:
+    """Each partition's result and events into the job; each failure's first line."""
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            failures.append(str(outcome).splitlines()[0] if str(outcome) else repr(outcome))
+            continue
+        result.partitions.append(outcome)
+        for fields in outcome.events:
+            fields = dict(fields)
+            name, level = fields.pop("event"), fields.pop("level")
+            recorder(ev.Event(name, level, {**fields, "partition": outcome.partition}))
 
 
 def _counts(done: list[PartitionResult], total: int, failures: list[str]) -> dict[str, Any]:

@@ -260,24 +260,12 @@ def prepare(
 ) -> ScoringPlan:
     """Run the guard for inputs of ``arrow_schema``; emit its refusals; load cleared boosters."""
     sink: ev.EventSink = events if events is not None else ev.log_event
-    _refuse_duplicate_columns(arrow_schema, source)
+    guard.refuse_duplicate_columns(arrow_schema, source)
     live = guard.declared_schema(arrow_schema, feature_schema, source=source)
     result = guard.check(model.cells, live, arrow_schema, require_stage=require_stage)
     for event in result.events:
         sink(event)
     return ScoringPlan(model, arrow_schema, result, sink)
-
-
-def _refuse_duplicate_columns(arrow_schema: pa.Schema, source: str) -> None:
-    names = arrow_schema.names
-    dups = sorted({n for n in names if names.count(n) > 1})
-    if dups:
-        where = "; ".join(
-            f"{n!r} at positions {[i for i, m in enumerate(names) if m == n]}" for n in dups
-        )
-        raise ScoringError(
-            f"{source} has duplicated column(s): {where}; column names must be unique"
-        )
 
 
 def score_batches(
