@@ -75,7 +75,11 @@ def setup(sqlite_registry: Registry, tmp_path: Path, booster: Booster) -> Any:
     table = candidates_table(n_queries=160, seed=3)
     parts, whole = _partitions(tmp_path, table)
     expected = run_score_job(
-        sqlite_registry, "rr", whole, tmp_path / "whole-out.parquet", ScoreOptions("production")
+        sqlite_registry,
+        "rr",
+        whole,
+        tmp_path / "whole-out.parquet",
+        ScoreOptions("production", backend="lightgbm", num_threads=1),
     )
     assert expected.rows == table.num_rows
     (tmp_path / "out").mkdir()
