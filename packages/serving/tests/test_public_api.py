@@ -105,3 +105,16 @@ def test_importing_the_scoring_modules_starts_no_thread() -> None:
 
 def test_version_is_the_distribution_version() -> None:
     assert tessera_serving.__version__ == version("tessera-serving")
+
+
+def test_building_the_cli_parser_loads_no_heavy_library() -> None:
+    probe = (
+        "import sys; import tessera_serving.cli as cli; cli.build_parser(); "
+        "heavy = ('sqlalchemy', 'alembic', 'pyarrow', 'numpy', 'lightgbm', 'fastapi', "
+        "'uvicorn', 'dask', 'pandas', 'yaml'); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"  # `tessera-serve --help` pays for argparse, not for the work

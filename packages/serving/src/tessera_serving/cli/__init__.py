@@ -11,8 +11,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from tessera_contracts import ContractError
-from tessera_serving import __version__, configure
+import tessera_serving as api
+from tessera_serving import __version__
 from tessera_serving.errors import ServingError
 
 # Command modules, in the order their commands appear in --help.
@@ -47,20 +47,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the process exit code (0 ok, 1 error, 2 usage)."""
-    configure()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
         parser.print_help()
         return 2
+    api.configure()  # after parsing: --help and usage errors load nothing they do not need
     try:
         return int(args.func(args))
-    except (ServingError, ContractError) as exc:
+    except Exception as exc:
+        if not _is_user_error(exc):
+            raise
         print(f"tessera-serve: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("tessera-serve: interrupted", file=sys.stderr)
         return 130
+
+
+def _is_user_error(exc: Exception) -> bool:
+    """Serving's errors, and the contracts' (a ContractError exists only once they loaded)."""
+    if isinstance(exc, ServingError):
+        return True
+    contracts = sys.modules.get("tessera_contracts")
+    return contracts is not None and isinstance(exc, contracts.ContractError)
 
 
 def entrypoint() -> None:

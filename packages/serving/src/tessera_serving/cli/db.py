@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tessera_serving import registry_revisions, upgrade_registry
+import tessera_serving as api
 from tessera_serving.cli._common import add_config_arguments, config_from_args
 from tessera_serving.config import redact_url
 
@@ -26,7 +26,7 @@ def add_parser(subparsers: Any) -> None:
 def _upgrade(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     where = redact_url(config.database_url)
-    before, after = upgrade_registry(config)
+    before, after = api.upgrade_registry(config)
     if before == after:
         print(f"registry {where} already at revision {after}")
     else:
@@ -37,7 +37,7 @@ def _upgrade(args: argparse.Namespace) -> int:
 def _current(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     where = redact_url(config.database_url)
-    found, expected = registry_revisions(config)
+    found, expected = api.registry_revisions(config)
     status = "up to date" if found == expected else "run `tessera-serve db upgrade`"
     print(f"registry {where}: database {found or 'empty'}, code {expected} ({status})")
     return 0 if found == expected else 1

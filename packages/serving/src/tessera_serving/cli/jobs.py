@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from tessera_serving import get_job, job_events, list_jobs, open_registry
+import tessera_serving as api
 from tessera_serving.cli._common import add_config_arguments, config_from_args
 
 # Literals so parsing needs no registry import; a test checks them against the registry.
@@ -41,8 +41,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _show(args: argparse.Namespace) -> int:
-    with open_registry(config_from_args(args)) as registry:
-        job = get_job(registry, args.job_id)
+    with api.open_registry(config_from_args(args)) as registry:
+        job = api.get_job(registry, args.job_id)
     if args.json:
         print(json.dumps(job, sort_keys=True))
         return 0
@@ -53,8 +53,8 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _events(args: argparse.Namespace) -> int:
-    with open_registry(config_from_args(args)) as registry:
-        events = job_events(registry, args.job_id)
+    with api.open_registry(config_from_args(args)) as registry:
+        events = api.job_events(registry, args.job_id)
     for event in events:
         if args.json:
             print(json.dumps(event, sort_keys=True))
@@ -69,8 +69,8 @@ def _list(args: argparse.Namespace) -> int:
     if args.limit < 1:
         print(f"tessera-serve: error: --limit must be >= 1, got {args.limit}", file=sys.stderr)
         return 2
-    with open_registry(config_from_args(args)) as registry:
-        jobs = list_jobs(
+    with api.open_registry(config_from_args(args)) as registry:
+        jobs = api.list_jobs(
             registry, status=args.status, kind=args.kind, model=args.model, limit=args.limit
         )
     if args.json:

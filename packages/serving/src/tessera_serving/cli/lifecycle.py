@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from tessera_serving import backfill_schema_sha_v2, open_registry, promote, verify_registry
+import tessera_serving as api
 from tessera_serving.cli._common import add_config_arguments, config_from_args
 
 
@@ -41,15 +41,15 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _promote(args: argparse.Namespace) -> int:
-    with open_registry(config_from_args(args)) as registry:
-        result = promote(registry, args.ref, reason=args.reason)
+    with api.open_registry(config_from_args(args)) as registry:
+        result = api.promote(registry, args.ref, reason=args.reason)
     print(json.dumps(result.to_plain(), sort_keys=True) if args.json else result.describe())
     return 0
 
 
 def _verify(args: argparse.Namespace) -> int:
-    with open_registry(config_from_args(args)) as registry:
-        report = verify_registry(registry)
+    with api.open_registry(config_from_args(args)) as registry:
+        report = api.verify_registry(registry)
     if args.json:
         print(json.dumps(report.to_plain(), sort_keys=True))
         return 0 if report.ok else 1
@@ -60,8 +60,8 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _backfill(args: argparse.Namespace) -> int:
-    with open_registry(config_from_args(args)) as registry:
-        changes = backfill_schema_sha_v2(registry, dry_run=args.dry_run)
+    with api.open_registry(config_from_args(args)) as registry:
+        changes = api.backfill_schema_sha_v2(registry, dry_run=args.dry_run)
     for change in changes:
         print(change.describe(args.dry_run))
     if not changes:

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from tessera_serving import describe_version, list_versions, open_registry
+import tessera_serving as api
 from tessera_serving.cli._common import add_config_arguments, config_from_args
 
 
@@ -29,8 +29,8 @@ LIST_HEADER = "MODEL\tSTAGE\tVERDICT\tWEIGHTS\tSCHEMA_SHA_V2\tCELLS"
 
 
 def _list(args: argparse.Namespace) -> int:
-    with open_registry(config_from_args(args)) as registry:
-        versions = list_versions(registry, args.name)
+    with api.open_registry(config_from_args(args)) as registry:
+        versions = api.list_versions(registry, args.name)
     if args.json:
         for v in versions:
             print(json.dumps(v.to_plain(), sort_keys=True))
@@ -49,7 +49,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    with open_registry(config_from_args(args)) as registry:
-        document = describe_version(registry, args.ref, full=args.full)
+    with api.open_registry(config_from_args(args)) as registry:
+        document = api.describe_version(registry, args.ref, full=args.full)
     print(json.dumps(document, indent=2, sort_keys=True))
     return 0

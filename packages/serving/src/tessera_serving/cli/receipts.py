@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import tessera_serving as api
 from tessera_contracts import Receipt
 from tessera_contracts.receipts import (
     add_drift_options,
@@ -22,24 +23,16 @@ from tessera_contracts.receipts import (
     print_drift,
     render_receipt_markdown,
 )
-from tessera_serving import (
-    NotFoundError,
-    Registry,
-    export_receipts,
-    latest_runs,
-    open_registry,
-    receipts_for_job,
-    receipts_for_run,
-)
+from tessera_serving import NotFoundError
 from tessera_serving.cli._common import add_config_arguments, config_from_args
 
 
-def _lookup(registry: Registry, target: str, pipeline: str | None) -> list[Receipt]:
+def _lookup(registry: api.Registry, target: str, pipeline: str | None) -> list[Receipt]:
     if target.isdigit():
-        found = receipts_for_job(registry, int(target))
+        found = api.receipts_for_job(registry, int(target))
         what = f"job {target}"
     else:
-        found = receipts_for_run(registry, target, pipeline)
+        found = api.receipts_for_run(registry, target, pipeline)
         what = f"run id {target!r}"
     if not found:
         raise NotFoundError(
@@ -50,7 +43,7 @@ def _lookup(registry: Registry, target: str, pipeline: str | None) -> list[Recei
 
 
 def _show(args: argparse.Namespace) -> int:
-    with open_registry(config_from_args(args)) as registry:
+    with api.open_registry(config_from_args(args)) as registry:
         receipts = _lookup(registry, args.target, args.pipeline)
     if args.json:
         print(json.dumps([r.to_plain() for r in receipts], sort_keys=True, indent=2))
@@ -61,25 +54,25 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    with open_registry(config_from_args(args)) as registry:
+    with api.open_registry(config_from_args(args)) as registry:
         receipts = _lookup(registry, args.target, args.pipeline)
-    for path in export_receipts(receipts, args.dir):
+    for path in api.export_receipts(receipts, args.dir):
         print(f"wrote {path}")
     return 0
 
 
 def _drift(args: argparse.Namespace) -> int:
-    with open_registry(config_from_args(args)) as registry:
+    with api.open_registry(config_from_args(args)) as registry:
         if args.run_a and args.run_b:
             pairs = [(args.pipeline, args.run_b), (args.pipeline, args.run_a)]
         elif args.run_a or args.run_b:
             raise NotFoundError("give both RUN_A and RUN_B, or neither (the latest two runs)")
         else:
-            pairs = list(latest_runs(registry, args.pipeline, limit=2))
+            pairs = list(api.latest_runs(registry, args.pipeline, limit=2))
             if len(pairs) < 2:
                 raise NotFoundError("the registry holds receipts of fewer than two runs")
-        current = receipts_for_run(registry, pairs[0][1], pairs[0][0])
-        previous = receipts_for_run(registry, pairs[1][1], pairs[1][0])
+        current = api.receipts_for_run(registry, pairs[0][1], pairs[0][0])
+        previous = api.receipts_for_run(registry, pairs[1][1], pairs[1][0])
     if not current or not previous:
         raise NotFoundError(f"no receipts for run id {pairs[0 if not current else 1][1]!r}")
     return print_drift(compare_runs(previous, current, args.threshold), args)

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tessera_serving import import_by_reference, open_registry, register_runs
+import tessera_serving as api
 from tessera_serving.cli._common import add_config_arguments, config_from_args
 
 
@@ -53,8 +53,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _register(args: argparse.Namespace) -> int:
-    with open_registry(config_from_args(args)) as registry:
-        results = register_runs(
+    with api.open_registry(config_from_args(args)) as registry:
+        results = api.register_runs(
             registry,
             args.run_dirs,
             name=args.name,
@@ -75,8 +75,8 @@ def _register(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    with open_registry(config_from_args(args)) as registry:
-        result = import_by_reference(
+    with api.open_registry(config_from_args(args)) as registry:
+        result = api.import_by_reference(
             registry,
             uri=args.uri,
             sha256=args.sha256,

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from tessera_serving import configure
+import tessera_serving as api
 from tessera_serving.cli._common import (
     add_config_arguments,
     add_event_arguments,
@@ -79,7 +79,7 @@ def _run(args: argparse.Namespace) -> int:
     problem = positive_int_error(args, "page_size") or check_backend_flags(args)
     if problem is not None:
         return usage_error(problem)
-    configure(event_stream=sys.stderr, event_level=event_level(args))
+    api.configure(event_stream=sys.stderr, event_level=event_level(args))
     with open_registry(config_from_args(args)) as registry:
         result = run_rescore(
             registry,

@@ -7,13 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tessera_serving import (
-    add_live_schema,
-    list_live_schemas,
-    open_registry,
-    schema_from_manifest,
-    schema_from_yaml,
-)
+import tessera_serving as api
 from tessera_serving.cli._common import add_config_arguments, config_from_args
 
 
@@ -35,20 +29,20 @@ def add_parser(subparsers: Any) -> None:
 
 def _add(args: argparse.Namespace) -> int:
     if args.manifest is not None:
-        schema, dataset = schema_from_manifest(args.manifest)
+        schema, dataset = api.schema_from_manifest(args.manifest)
         name, source = args.name or dataset, f"manifest {args.manifest}"
     else:
-        schema, name, source = schema_from_yaml(args.yaml), args.name, f"yaml {args.yaml}"
-    with open_registry(config_from_args(args)) as registry:
-        info, created = add_live_schema(registry, schema, name=name, source=source)
+        schema, name, source = api.schema_from_yaml(args.yaml), args.name, f"yaml {args.yaml}"
+    with api.open_registry(config_from_args(args)) as registry:
+        info, created = api.add_live_schema(registry, schema, name=name, source=source)
     verb = "added" if created else "already present:"
     print(f"{verb} live schema {info.name} (schema_sha_v2 {info.schema_sha_v2})")
     return 0
 
 
 def _list(args: argparse.Namespace) -> int:
-    with open_registry(config_from_args(args)) as registry:
-        schemas = list_live_schemas(registry)
+    with api.open_registry(config_from_args(args)) as registry:
+        schemas = api.list_live_schemas(registry)
     for info in schemas:
         if args.json:
             print(

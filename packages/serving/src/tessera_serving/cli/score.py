@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tessera_serving import configure
+import tessera_serving as api
 from tessera_serving.cli._common import (
     STAGE_CHOICES,
     add_config_arguments,
@@ -149,7 +149,7 @@ def _run(args: argparse.Namespace) -> int:
 
     if (problem := check_backend_flags(args)) is not None:
         return usage_error(problem)
-    configure(event_stream=sys.stderr, event_level=event_level(args))
+    api.configure(event_stream=sys.stderr, event_level=event_level(args))
     schema = None if args.feature_schema is None else read_feature_schema_file(args.feature_schema)
     options = ScoreOptions(
         require_stage=args.require_stage,

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from tessera_serving import audit_trail, open_registry, stored_scores
+import tessera_serving as api
 from tessera_serving.cli._common import add_config_arguments, config_from_args, usage_error
 
 
@@ -43,8 +43,8 @@ def _print(rows: list[dict[str, Any]], as_json: bool, columns: tuple[str, ...]) 
 
 
 def _show(args: argparse.Namespace) -> int:
-    with open_registry(config_from_args(args)) as registry:
-        rows = stored_scores(registry, args.model, args.query, args.candidate)
+    with api.open_registry(config_from_args(args)) as registry:
+        rows = api.stored_scores(registry, args.model, args.query, args.candidate)
     columns = ("query_id", "candidate_id", "score", "source", "model_sha256", "job_id")
     _print(rows, args.json, columns)
     return 0
@@ -53,8 +53,8 @@ def _show(args: argparse.Namespace) -> int:
 def _audit(args: argparse.Namespace) -> int:
     if args.job is None and (args.model is None or args.query is None):
         return usage_error("scores audit needs --job ID, or --model NAME and --query ID")
-    with open_registry(config_from_args(args)) as registry:
-        rows = audit_trail(
+    with api.open_registry(config_from_args(args)) as registry:
+        rows = api.audit_trail(
             registry, job_id=args.job, model=args.model, query=args.query, candidate=args.candidate
         )
     columns = ("audit_id", "query_id", "candidate_id", "job_id", "sweep_id", "score")
