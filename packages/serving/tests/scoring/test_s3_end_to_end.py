@@ -75,5 +75,5 @@ def test_register_score_rescore_on_s3_and_postgresql(
         )
     )
     assert rescored["rescored"] == table.num_rows and rescored["resumed"] is False
-    assert rescored["events"] == ["reranker.applied"]
+    assert rescored["events"] == ["model.explicit_version", "reranker.applied"]  # rr#2: staging
     _ok(cli("verify"))
