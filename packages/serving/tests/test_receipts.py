@@ -238,7 +238,7 @@ def test_a_failed_score_job_leaves_a_failed_receipt_linked_to_its_job(
     bad = ScoreOptions(batch_size=0, backend="lightgbm", num_threads=1)  # fails after the job opens
     with pytest.raises(ScoringError):
         run_score_job(
-            sqlite_registry, "rr", candidates, tmp_path / "o.parquet", bad,
+            sqlite_registry, "rr#1", candidates, tmp_path / "o.parquet", bad,
             on_created=created.append,
         )  # fmt: skip
     scoring = receipts_for_run(sqlite_registry, "failing")[-1]
