@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # cli_checks, for the CLI test modules
+
 from tessera_lab.dataset import synth_dataset
 
 LICENSE = {"id": "Apache-2.0", "url": "https://www.apache.org/licenses/LICENSE-2.0"}

@@ -7,7 +7,6 @@ pairs, duplicated columns, a closed stdout, progress off a terminal, ``--json`` 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -21,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from cli_checks import assert_failed_cleanly, rewrite_split
 
 from tessera_contracts import load_run_record
 from tessera_contracts.receipts import load_receipts
@@ -39,35 +39,6 @@ SEARCH: dict[str, Any] = {
     "sampler": {"n_startup_trials": 2},
     "pruner": {"type": "none"},
 }
-
-
-def rewrite_split(dataset: Path, split: str, table: pa.Table) -> None:
-    """Replace a split file and update the manifest so hashes match (content is still bad)."""
-    path = dataset / f"{split}.parquet"
-    pq.write_table(table, path)
-    data = path.read_bytes()
-    manifest_path = dataset / "manifest.json"
-    manifest = json.loads(manifest_path.read_text("utf-8"))
-    manifest["files"][path.name] = {
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "rows": table.num_rows,
-        "bytes": len(data),
-    }
-    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", "utf-8")
-
-
-def assert_failed_cleanly(
-    result: subprocess.CompletedProcess[str], runs: Path, *needles: str
-) -> str:
-    """Exit 1, one stderr line naming each needle, no run directory."""
-    assert result.returncode == 1, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("tessera-lab: error: ")
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    assert not runs.exists()
-    return lines[0]
 
 
 def test_a_duplicated_spec_key_is_an_error_naming_key_and_lines(
