@@ -171,11 +171,13 @@ def _write_run(name: str, model_path: Path) -> Path:
     schema = {"bench": FEATURES}
     trees = sum(1 for line in text.splitlines() if line.startswith("Tree="))
     record = make_record(name, text, feature_schema=schema, feature_names=FEATURES,
-                         num_trees=trees)  # fmt: skip
+                         num_trees=trees, seed=7)  # fmt: skip
     run_dir = OUT / "runs" / name
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "model.txt").write_text(text)
-    (run_dir / "spec.yaml").write_text(spec_yaml_text(name, schema, "lambdarank"))
+    (run_dir / "spec.yaml").write_text(
+        spec_yaml_text(name, schema, "lambdarank", seed=7, num_boost_round=trees)
+    )
     (run_dir / "run.json").write_text(to_json_text(record))
     return run_dir
 
