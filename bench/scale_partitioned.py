@@ -107,6 +107,7 @@ def _survey_seconds(rows: int, home: Path) -> float:
     from tessera_serving.scoring.query_spans import find_split_queries
 
     parts, _ = prepared_partitions(rows, home)
+    find_split_queries(list_partitions(str(parts)))  # warm: imports and the OS file cache
     t0 = time.perf_counter()
     assert find_split_queries(list_partitions(str(parts))).count == 0
     return time.perf_counter() - t0
@@ -114,7 +115,11 @@ def _survey_seconds(rows: int, home: Path) -> float:
 
 def _table(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Median per (how, workers, rows), with ratios to the single CLI of the same rows."""
-    keys = sorted({(r["rows"], r["how"], r["workers"]) for r in runs})
+    order = _configs(True)
+    keys = sorted(
+        {(r["rows"], r["how"], r["workers"]) for r in runs},
+        key=lambda k: (k[0], order.index((k[1], k[2]))),
+    )
     rows_out = []
     for rows, how, workers in keys:
         mine = [r for r in runs if (r["rows"], r["how"], r["workers"]) == (rows, how, workers)]
@@ -142,8 +147,9 @@ def _print(report: dict[str, Any]) -> None:
     for key, f in report["fit"].items():
         per = "workers x " if key == "wall" else ""
         rate = f["rate_rows_per_s_per_worker"]
+        shown = f"{rate:,.0f} rows/s" if rate == rate else "n/a: slope <= 0, noise dominates"
         print(f"fit ({key}, Dask runs): {key} = {f['fixed_s']:.2f} s + rows / ({per}"
-              f"{rate:,.0f} rows/s); residuals {f['residuals_s']}")  # fmt: skip
+              f"{shown}); residuals {f['residuals_s']}")  # fmt: skip
     print(f"split-query check alone (s, by rows per partition): {report['survey_s']}\n")
 
 
