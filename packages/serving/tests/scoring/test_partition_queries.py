@@ -53,6 +53,16 @@ def test_a_shared_integer_query_is_found_through_overlapping_ranges(tmp_path: Pa
     assert (found.count, found.query, found.partitions) == (1, 3, (a, c))
 
 
+def test_integer_widths_are_one_id_space_and_nulls_are_not_queries(tmp_path: Path) -> None:
+    a = _int_part(tmp_path / "a.parquet", [0, 1, 7])
+    narrow = pa.table({"query_id": pa.array([None, 7, 9], pa.int32()), "candidate_id": [1, 2, 3]})
+    pq.write_table(narrow, tmp_path / "b.parquet")
+    nulls = pa.table({"query_id": pa.array([None, 20], pa.int64()), "candidate_id": [4, 5]})
+    pq.write_table(nulls, tmp_path / "c.parquet", write_statistics=False)
+    found = find_split_queries([a, str(tmp_path / "b.parquet"), str(tmp_path / "c.parquet")])
+    assert (found.count, found.query, found.partitions) == (1, 7, (a, str(tmp_path / "b.parquet")))
+
+
 def test_a_partition_without_statistics_is_compared_with_all(tmp_path: Path) -> None:
     a = _int_part(tmp_path / "a.parquet", [0, 1, 2])
     b = _int_part(tmp_path / "b.parquet", [10, 11])

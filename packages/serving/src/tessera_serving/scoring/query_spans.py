@@ -94,7 +94,12 @@ def _distinct(partition: str) -> pa.Array[Any] | None:
         column = _open(partition).read(columns=[QUERY_ID]).column(QUERY_ID)
     except (OSError, pa.ArrowException, KeyError, ValueError):
         return None
-    return pc.unique(plain_array(column.combine_chunks()))
+    ids = pc.unique(plain_array(column.combine_chunks())).drop_null()  # nulls: the worker's error
+    if pa.types.is_integer(ids.type):  # int32 5 and int64 5 are one query
+        return ids.cast(pa.int64(), safe=False)
+    if pa.types.is_large_string(ids.type):
+        return ids.cast(pa.string())
+    return ids
 
 
 def _overlapping(ranges: dict[int, tuple[int, int]]) -> set[int]:
