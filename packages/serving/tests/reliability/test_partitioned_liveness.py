@@ -1,7 +1,8 @@
 """A partitioned job's coordinator heartbeats while it waits for its workers; killed with
 ``kill -9`` (the coordinator alone), its pool workers end too (one was parked before its
 commit), the job does not stay ``running``: the rerun marks it ``abandoned``, completes only
-the missing partition, stores each score once and leaves one receipt listing every partition.
+the missing partition (removing the temporary a dead writer left), stores each score once
+and leaves one receipt listing every partition.
 On SQLite and PostgreSQL.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from tessera_serving.registry import Registry
 from tessera_serving.registry.receipt_store import receipts_for_job
 from tessera_serving.registry.scale_tables import ScorePartition
 from tessera_serving.registry.scoring_tables import ScoringJob
+from tessera_serving.scoring.liveness import this_host
 
 from .conftest import LGB_FLAGS, counts, start_paused
 
@@ -61,6 +64,12 @@ def _wait_until(what: str, done: Any, seconds: float = 120) -> None:
         time.sleep(0.1)
 
 
+def _dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
 def _gone(pid: int) -> bool:
     """The process has exited (a zombie left to an init that does not reap counts as gone)."""
     try:
@@ -93,6 +102,8 @@ def test_killed_coordinator_is_abandoned_and_the_rerun_duplicates_nothing(
         proc.wait(timeout=30)
         _wait_until("the parked worker's exit", lambda: _gone(orphan), seconds=30)
         assert _committed(registry) == PARTS - 1
+        stale = out / f".part-3.parquet.tmp-{this_host()}-{_dead_pid()}"
+        stale.write_bytes(b"a temporary its dead writer left half-copied")
         rerun = cli(*args)
         assert rerun.returncode == 0, rerun.stderr
         summary = json.loads(rerun.stdout)
@@ -113,7 +124,7 @@ def test_killed_coordinator_is_abandoned_and_the_rerun_duplicates_nothing(
     assert "running" not in state.jobs and _committed(registry) == PARTS
     assert (state.current, state.audit, state.distinct_audited) == (table.num_rows,) * 3
     outputs = sorted(p.name for p in out.iterdir())
-    assert outputs == [f"part-{k}.parquet" for k in range(PARTS)]  # no temporary file left
+    assert outputs == [f"part-{k}.parquet" for k in range(PARTS)]  # the dead writer's is gone
     assert sum(pq.read_metadata(out / name).num_rows for name in outputs) == table.num_rows
     (receipt,) = receipts_for_job(registry, rerun_job.id)
     assert receipt.validation.passed and receipt.stats.records_in == table.num_rows
