@@ -1,9 +1,9 @@
 """Benchmark the scale-out paths (issue 14): partitioned scoring, shared re-score sweeps, S3.
 
-1. Partitioned scoring: 8 partitions of ``--rows`` rows each (the "small" model of
-   bench_score.py, LightGBM backend, 1 thread per worker), scored by ``tessera-serve score``
-   on a local Dask cluster of 1 and 2 workers, against the single-process CLI on the
-   concatenated file, interleaved; then a least-squares fit of
+1. Partitioned scoring (scale_partitioned.py): 8 partitions of ``--rows`` rows each (the
+   "small" model of bench_score.py, LightGBM backend, 1 thread per worker), scored by
+   ``tessera-serve score`` on a local Dask cluster of 1 and 2 workers, against the
+   single-process CLI on the concatenated file, interleaved; then a least-squares fit of
    ``time = fixed + rows / (workers * rate)`` over the Dask runs at two sizes.
 2. Re-score on PostgreSQL: ``--stored`` stored scores re-scored by 1, 2 and 3 concurrent
    ``tessera-serve rescore`` processes (500-row pages); rows/s of the whole sweep.
@@ -12,6 +12,8 @@
    i.e. a new machine; and warm).
 
     OMP_WAIT_POLICY=passive uv run python bench/bench_scale.py [--rows 250000] [--stored 100000]
+    OMP_WAIT_POLICY=passive uv run python bench/bench_scale.py --only partitioned \\
+        --rows 1000000 --repeats 3      # issue 14's 8 x 1M (data cached in bench/out)
 """
 
 from __future__ import annotations
@@ -35,9 +37,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "packages" / "serving" / "tests"))
 
 import numpy as np  # noqa: E402
-import pyarrow.parquet as pq  # noqa: E402
 
 import bench_score as bs  # noqa: E402
+import scale_partitioned  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "scale"
 SERVE = Path(sys.executable).parent / "tessera-serve"
@@ -57,51 +59,9 @@ def _cli(env: dict[str, str], *args: str) -> tuple[float, float, dict[str, Any]]
     return wall, cpu, json.loads(done.stdout)
 
 
-def _partitions(rows: int, home: Path) -> tuple[Path, Path]:
-    whole = bs.make_input(rows * 8)
-    parts = home / f"parts-{rows}"
-    if not parts.is_dir():
-        parts.mkdir(parents=True)
-        table = pq.read_table(whole)
-        for k in range(8):  # 100-row queries, rows a multiple of 100: whole queries
-            pq.write_table(table.slice(k * rows, rows), parts / f"part-{k}.parquet")
-    return parts, whole
-
-
 def partitioned(args: argparse.Namespace) -> dict[str, Any]:
-    home = OUT / "partitioned"
-    registry = bs.open_bench_registry(home / "home", {"small": bs.train("small")})
-    registry.close()
-    env = {**os.environ, "TESSERA_HOME": str(home / "home"), "OMP_WAIT_POLICY": "passive"}
-    common = ["--model", "bench", "--backend", "lightgbm", "--threads", "1", "--json"]
-    runs: list[dict[str, Any]] = []
-    sizes = [args.rows // 2, args.rows]
-    for repeat in range(args.repeats):
-        for rows in sizes:
-            parts, whole = _partitions(rows, home)
-            single_out = home / f"single-{rows}.parquet"
-            wall, cpu, _ = _cli(
-                env, "score", "--input", str(whole), "--output", str(single_out), *common
-            )
-            runs.append({"how": "single CLI", "workers": 1, "rows": 8 * rows, "wall": wall,
-                         "cpu": cpu})  # fmt: skip
-            for workers in (1, 2):
-                out = home / f"out-{rows}-{workers}-{repeat}-{uuid.uuid4().hex[:6]}"
-                out.mkdir()
-                wall, cpu, summary = _cli(
-                    env, "score", "--input", str(parts), "--output", str(out), *common,
-                    "--dask", "local", "--workers", str(workers),
-                )  # fmt: skip
-                assert summary["counts"]["committed"] == 8
-                runs.append({"how": "dask local", "workers": workers, "rows": 8 * rows,
-                             "wall": wall, "cpu": cpu})  # fmt: skip
-                shutil.rmtree(out)
-    dask_runs = [r for r in runs if r["how"] == "dask local"]
-    # time = fixed + rows / (workers * rate)  ->  linear in [1, rows / workers]
-    a = np.array([[1.0, r["rows"] / r["workers"]] for r in dask_runs])
-    b = np.array([r["wall"] for r in dask_runs])
-    (fixed, inv_rate), *_ = np.linalg.lstsq(a, b, rcond=None)
-    return {"runs": runs, "fit": {"fixed_s": float(fixed), "rate_rows_per_s": 1 / inv_rate}}
+    """Partitioned scoring: see scale_partitioned.py."""
+    return scale_partitioned.partitioned(args, OUT, _cli)
 
 
 def rescore(args: argparse.Namespace) -> dict[str, Any]:
@@ -274,6 +234,7 @@ def main() -> None:
     p.add_argument("--stored", type=int, default=100_000)
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--only", choices=["partitioned", "rescore", "rescore-writes", "s3"])
+    p.add_argument("--pool", action="store_true", help="partitioned: also the process pool")
     args = p.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     bs.OUT.mkdir(parents=True, exist_ok=True)

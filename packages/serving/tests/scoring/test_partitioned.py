@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from cli_runner import TESSERA_SERVE, Cli, cli_env
@@ -52,6 +53,12 @@ def _partitions(tmp_path: Path, table: pa.Table) -> tuple[Path, Path]:
         piece = table.slice(cuts[k], cuts[k + 1] - cuts[k])
         write_candidates(parts / f"part-{k:02d}.parquet", piece)
     return parts, write_candidates(tmp_path / "whole.parquet", table)
+
+
+def _query_ids_prefixed(table: pa.Table, prefix: str) -> pa.Table:
+    """``table`` with other queries: each string query id prefixed."""
+    ids = pc.binary_join_element_wise(prefix, table.column("query_id"), "")
+    return table.set_column(table.schema.get_field_index("query_id"), "query_id", ids)
 
 
 def _concatenated(out_dir: Path) -> pa.Table:
@@ -220,7 +227,8 @@ def test_partitions_that_fall_back_are_named_with_the_reason(
     write_candidates(parts / "good.parquet", table)
     drifted = {**FEATURE_SCHEMA, "knn": ["knn_score", "knn_votes_v2"]}
     renamed = ["knn_votes_v2" if c == "knn_votes" else c for c in table.column_names]
-    write_candidates(parts / "drifted.parquet", table.rename_columns(renamed), drifted)
+    other_queries = _query_ids_prefixed(table, "d").rename_columns(renamed)
+    write_candidates(parts / "drifted.parquet", other_queries, drifted)
     (tmp_path / "out").mkdir()
     args = _score_args(parts, tmp_path / "out", "--workers", "1")
     result = sqlite_cli(*args)

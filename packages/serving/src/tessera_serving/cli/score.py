@@ -121,6 +121,12 @@ def _add_partition_arguments(parser: Any) -> None:
         metavar="N",
         help="workers of the local cluster or process pool for partitions (default 2)",
     )
+    parser.add_argument(
+        "--allow-split-queries",
+        action="store_true",
+        help="partitioned input: rank a query whose rows sit in several partitions within "
+        "each of them instead of refusing the job (recorded as a job event)",
+    )
 
 
 def check_backend_flags(args: argparse.Namespace) -> str | None:
@@ -165,6 +171,7 @@ def _run(args: argparse.Namespace) -> int:
             result: Any = run_partitioned_job(
                 registry, args.model, args.input, args.output, options,
                 dask=args.dask, workers=args.workers,
+                allow_split_queries=args.allow_split_queries,
             )  # fmt: skip
         else:
             result = run_score_job(

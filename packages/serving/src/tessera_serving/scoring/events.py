@@ -23,12 +23,14 @@ SCHEMA_MISMATCH = "reranker.schema_mismatch"
 SKIPPED = "reranker.skipped"
 
 EXPLICIT_VERSION = "model.explicit_version"
+SPLIT_QUERIES = "query.split_across_partitions"
 
 LEVELS = {
     APPLIED: "info",
     SCHEMA_MISMATCH: "error",
     SKIPPED: "warning",
     EXPLICIT_VERSION: "warning",
+    SPLIT_QUERIES: "warning",
 }
 
 # reranker.skipped reasons.
@@ -100,6 +102,12 @@ def skipped(reason: str, **extra: Any) -> Event:
 def explicit_version(model: str, stage: str) -> Event:
     """``model.explicit_version``: the job scores with ``model`` (named), in ``stage``."""
     return Event(EXPLICIT_VERSION, LEVELS[EXPLICIT_VERSION], {"model": model, "stage": stage})
+
+
+def split_queries(count: int, **extra: Any) -> Event:
+    """``query.split_across_partitions``: ``count`` queries were ranked within each partition
+    they have rows in, because the job allowed it."""
+    return Event(SPLIT_QUERIES, LEVELS[SPLIT_QUERIES], {"queries": count, **extra})
 
 
 EventSink = Callable[[Event], None]

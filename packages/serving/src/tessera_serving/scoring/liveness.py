@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any, cast
@@ -82,6 +83,36 @@ class Heartbeat:
             return
         with self._registry.transaction() as own:
             own.execute(stmt)
+
+
+class BackgroundHeartbeat:
+    """Beats for one job from a daemon thread while a coordinator only waits on others (a
+    partitioned job waiting for its partitions); dies with the process, as a heartbeat must."""
+
+    def __init__(
+        self, registry: Registry, job_id: int, interval: float = HEARTBEAT_INTERVAL_S
+    ) -> None:
+        self._heartbeat = Heartbeat(registry, job_id, interval=0.0)
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, name=f"tessera-heartbeat-{job_id}", daemon=True
+        )
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self._heartbeat.beat()
+            except Exception:  # a lost beat is retried; the job itself reports real failures
+                continue
+
+    def __enter__(self) -> BackgroundHeartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _why_dead(job: ScoringJob, host: str, stale_after: float) -> str | None:

@@ -35,6 +35,7 @@ from tessera_serving.registry.scale_tables import ScorePartition
 from tessera_serving.registry.scoring_tables import ScoringJob
 from tessera_serving.scoring import events as ev
 from tessera_serving.scoring.model_ref import registry_model
+from tessera_serving.scoring.output_file import clean_stale_temporaries, tmp_name
 from tessera_serving.scoring.parquet_io import score_file
 from tessera_serving.scoring.score_job import ScoreOptions, file_sha256
 from tessera_serving.scoring.scorer import FALLBACK, RERANKER, ScoringModel
@@ -136,19 +137,25 @@ def _fallback_reason(events: list[ev.Event], counts: dict[str, int]) -> str | No
     return "some rows had no booster for their cell"
 
 
+_PUT_LOCK = threading.Lock()  # one temporary name per process (output_file.tmp_name)
+
+
 def _put_output(local: Path, output: str) -> None:
     """Put the scored file at ``output`` atomically: a hidden sibling temporary file renamed
-    into place, or a single PUT, which S3 makes visible whole."""
+    into place (the single-file jobs' naming, so a dead writer's temporary is removed by the
+    next one), or a single PUT, which S3 makes visible whole."""
     if "://" not in output:
         target = Path(output)
-        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-        try:
-            shutil.copyfile(local, tmp)
-            with tmp.open("rb+") as handle:
-                os.fsync(handle.fileno())
-            tmp.replace(target)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with _PUT_LOCK:
+            clean_stale_temporaries(target)
+            tmp = tmp_name(target)
+            try:
+                shutil.copyfile(local, tmp)
+                with tmp.open("rb+") as handle:
+                    os.fsync(handle.fileno())
+                tmp.replace(target)
+            finally:
+                tmp.unlink(missing_ok=True)
         return
     fs, path = fsspec.core.url_to_fs(output)
     fs.put_file(str(local), path)

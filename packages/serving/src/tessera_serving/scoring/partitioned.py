@@ -2,9 +2,11 @@
 fsspec URL such as ``s3://``) scored as ONE job, partitions in parallel.
 
 Partitions run on a Dask cluster (a scheduler address, ``local`` for a local cluster, or a
-``distributed.Client``) or, without one, in a local process pool. Each partition is scored
-and committed once by ``partition_worker.score_partition``; Dask reschedules the partition
-of a worker that died, and the pool is restarted for partitions whose process died. The job
+``distributed.Client``) or, without one, in a local process pool (``partition_runners``).
+Each partition is scored and committed once by ``partition_worker.score_partition``. Ranks
+are per partition, so before any is scored the job refuses a query with rows in two of them
+(``query_spans``). The coordinator heartbeats while it waits, so a living job is never taken
+for dead and a killed one is marked ``abandoned`` by the next command. The job
 is identified by its model, partitions, output and options (``batch_key``): run again, it
 skips every partition already committed and completes only the missing ones. The job's
 events carry each partition's guard events (with a ``partition`` field) and its counts name
@@ -15,11 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import posixpath
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,13 +26,17 @@ from typing import Any
 from tessera_serving.errors import ConfigurationError, ScoringError
 from tessera_serving.registry import Registry
 from tessera_serving.scoring import events as ev
+from tessera_serving.scoring.guard import ModelCell
 from tessera_serving.scoring.jobs import JobEventRecorder, create_job, finish_job
+from tessera_serving.scoring.liveness import BackgroundHeartbeat
 from tessera_serving.scoring.model_ref import resolve_cells
-from tessera_serving.scoring.partition_worker import PartitionResult, PartitionTask, score_partition
+from tessera_serving.scoring.partition_receipt import PartitionedReceipt
+from tessera_serving.scoring.partition_runners import on_dask, on_pool
+from tessera_serving.scoring.partition_worker import PartitionResult, PartitionTask
+from tessera_serving.scoring.query_spans import find_split_queries
 from tessera_serving.scoring.score_job import ScoreOptions
 from tessera_serving.scoring.scorer import FALLBACK, RERANKER
 
-POOL_ATTEMPTS = 3
 GLOB_CHARS = "*?["
 
 
@@ -93,73 +96,11 @@ class PartitionedResult:
     counts: dict[str, Any]
     partitions: list[PartitionResult] = field(default_factory=list)
     events: list[ev.Event] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
 
     @property
     def fallback_rows(self) -> int:
         return int(self.counts.get(FALLBACK, 0))
-
-
-def _dask_client(dask: Any, workers: int) -> tuple[Any, Any]:
-    """A ``(client, cluster_to_close)`` for ``dask`` (an address, ``local`` or a Client)."""
-    try:
-        from distributed import Client, LocalCluster
-    except ImportError:
-        raise ConfigurationError(
-            "Dask scoring needs the dask extra: install tessera-serving[dask]"
-        ) from None
-    if isinstance(dask, Client):
-        return dask, None
-    if dask == "local":
-        cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-        )
-        return Client(cluster), cluster
-    return Client(str(dask)), None
-
-
-def _on_dask(dask: Any, workers: int, tasks: list[PartitionTask]) -> Iterator[Any]:
-    from distributed import as_completed
-
-    client, cluster = _dask_client(dask, workers)
-    try:
-        futures = client.map(score_partition, tasks, pure=False)
-        for future in as_completed(futures):
-            try:
-                yield future.result()
-            except Exception as exc:
-                yield exc
-    finally:
-        if cluster is not None:
-            client.close()
-            cluster.close()
-
-
-def _on_pool(workers: int, tasks: list[PartitionTask]) -> Iterator[Any]:
-    """A spawn-started process pool; partitions whose process died run again in a new pool."""
-    todo = list(tasks)
-    for attempt in range(POOL_ATTEMPTS):
-        context = multiprocessing.get_context("spawn")
-        broken: list[PartitionTask] = []
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            pending: dict[Future[PartitionResult], PartitionTask] = {
-                pool.submit(score_partition, t): t for t in todo
-            }
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    task = pending.pop(future)
-                    try:
-                        yield future.result()
-                    except BrokenProcessPool:
-                        broken.append(task)
-                    except Exception as exc:
-                        yield exc
-        if not broken:
-            return
-        if attempt == POOL_ATTEMPTS - 1:
-            names = [t.partition for t in broken]
-            yield ScoringError(f"partitions {names[:3]}: their worker died {POOL_ATTEMPTS} times")
-        todo = broken
 
 
 def run_partitioned_job(
@@ -171,18 +112,56 @@ def run_partitioned_job(
     *,
     dask: Any = None,
     workers: int = 2,
+    allow_split_queries: bool = False,
 ) -> PartitionedResult:
-    """Score every partition of ``input_spec`` into ``output_dir`` as one job (module doc)."""
+    """Score every partition of ``input_spec`` into ``output_dir`` as one job (module doc).
+
+    A query with rows in two partitions is an error before any partition is scored, unless
+    ``allow_split_queries`` (then it is ranked within each partition, and the job says so).
+    Leaves a ``scoring`` receipt linked to the job (``partition_receipt.py``).
+    """
     if workers < 1:
         raise ConfigurationError(f"workers must be an integer >= 1, got {workers}")
     options = options if options is not None else ScoreOptions()
-    cells = resolve_cells(registry, model_ref)
-    partitions = list_partitions(input_spec)
-    outputs = output_paths(partitions, output_dir)
-    shas = tuple(c.artifact_sha256 for c in cells)
-    pinned = f"{cells[0].name}#{cells[0].version}"
-    key = batch_key(shas, partitions, output_dir, options)
-    job_id = create_job(
+    with PartitionedReceipt(registry, model_ref, input_spec, output_dir, options) as receipt:
+        cells = resolve_cells(registry, model_ref)
+        partitions = list_partitions(input_spec)
+        outputs = output_paths(partitions, output_dir)
+        shas = tuple(c.artifact_sha256 for c in cells)
+        key = batch_key(shas, partitions, output_dir, options)
+        job_id = _open_job(registry, model_ref, cells, input_spec, output_dir, options)
+        receipt.link(job_id, key, len(partitions))
+        tasks = [
+            PartitionTask(
+                registry.config, f"{cells[0].name}#{cells[0].version}", shas, job_id, key, p, o,
+                options,
+            )
+            for p, o in zip(partitions, outputs, strict=True)
+        ]  # fmt: skip
+        recorder = JobEventRecorder(registry, job_id)
+        with BackgroundHeartbeat(registry, job_id):
+            try:
+                split = _split_queries(partitions, allow_split_queries, recorder)
+                if allow_split_queries:
+                    receipt.allowed_split_queries(split)
+                result = _score(tasks, dask, workers, recorder)
+            except Exception as exc:
+                finish_job(registry, job_id, status="failed", error=_first_line(exc))
+                raise
+        if allow_split_queries:
+            result.counts["split_queries"] = split
+        return _finish(registry, result)
+
+
+def _open_job(
+    registry: Registry,
+    model_ref: str,
+    cells: Sequence[ModelCell],
+    input_spec: str,
+    output_dir: str,
+    options: ScoreOptions,
+) -> int:
+    return create_job(
         registry,
         kind="score",
         model_ref=model_ref,
@@ -197,24 +176,46 @@ def run_partitioned_job(
         output_path=output_dir,
         stored=options.store,
     )
-    tasks = [
-        PartitionTask(registry.config, pinned, shas, job_id, key, p, o, options)
-        for p, o in zip(partitions, outputs, strict=True)
-    ]
-    recorder = JobEventRecorder(registry, job_id)
-    result = PartitionedResult(job_id, 0, {})
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else repr(exc)
+
+
+def _split_queries(partitions: Sequence[str], allow: bool, recorder: JobEventRecorder) -> int:
+    """Refuse (or, when allowed, record) queries with rows in several partitions."""
+    split = find_split_queries(partitions)
+    if split.count and not allow:
+        raise ScoringError(split.message())
+    if split.count:
+        recorder(
+            ev.split_queries(split.count, query=split.query, partitions=list(split.partitions))
+        )
+    return split.count
+
+
+def _score(
+    tasks: list[PartitionTask], dask: Any, workers: int, recorder: JobEventRecorder
+) -> PartitionedResult:
+    """Run every partition; the result counts committed, skipped and failed partitions."""
+    result = PartitionedResult(tasks[0].job_id, 0, {})
     failures: list[str] = []
-    outcomes = _on_dask(dask, workers, tasks) if dask is not None else _on_pool(workers, tasks)
+    outcomes = on_dask(dask, workers, tasks) if dask is not None else on_pool(workers, tasks)
     _collect(outcomes, result, recorder, failures)
     result.partitions.sort(key=lambda r: r.partition)
-    result.counts = _counts(result.partitions, len(partitions), failures)
+    result.counts = _counts(result.partitions, len(tasks), failures)
     result.rows = sum(r.rows for r in result.partitions if not r.skipped)
     result.events = recorder.events
-    if failures:
-        error = f"{len(failures)} partition(s) failed, first: {failures[0]}"
-        finish_job(registry, job_id, status="failed", counts=result.counts, error=error)
+    result.failures = failures
+    return result
+
+
+def _finish(registry: Registry, result: PartitionedResult) -> PartitionedResult:
+    if result.failures:
+        error = f"{len(result.failures)} partition(s) failed, first: {result.failures[0]}"
+        finish_job(registry, result.job_id, status="failed", counts=result.counts, error=error)
         raise ScoringError(f"{error}; run the job again to complete the missing partitions")
-    finish_job(registry, job_id, status="succeeded", rows=result.rows, counts=result.counts)
+    finish_job(registry, result.job_id, status="succeeded", rows=result.rows, counts=result.counts)
     return result
 
 

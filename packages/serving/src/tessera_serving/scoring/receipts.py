@@ -42,7 +42,7 @@ class ScoredFile(Protocol):
     def input_bytes(self) -> int: ...
 
 
-def _model_input(rec: ReceiptRecorder, registry: Registry, job_id: int) -> ScoringJob | None:
+def add_model_input(rec: ReceiptRecorder, registry: Registry, job_id: int) -> ScoringJob | None:
     with registry.transaction(readonly=True) as session:
         job = session.get(ScoringJob, job_id)
     if job is not None:
@@ -112,7 +112,7 @@ class ScoringReceipt:
                 bytes=result.input_bytes, records=result.rows,
             )
         )  # fmt: skip
-        _model_input(rec, self.registry, result.job_id)
+        add_model_input(rec, self.registry, result.job_id)
         rec.add_output(output_path, name="output.parquet", records=result.rows)
         fallback = result.fallback_rows
         rec.count(records_in=result.rows, accepted=result.rows - fallback, skipped=fallback)
@@ -161,7 +161,7 @@ def record_rescored(
     rec: ReceiptRecorder, registry: Registry, job_id: int, rescored: int, unchanged: int
 ) -> None:
     """Stored inputs and model in, the resulting current scores out."""
-    job = _model_input(rec, registry, job_id)
+    job = add_model_input(rec, registry, job_id)
     if job is not None:
         with registry.transaction(readonly=True) as session:
             shas = session.scalars(
