@@ -27,7 +27,7 @@ from tessera_serving.registry import (
     upgrade,
 )
 from tessera_serving.registry.migrate import script_directory
-from tessera_serving.registry.migrations import HEAD_REVISION, REVISIONS
+from tessera_serving.registry.revisions import HEAD_REVISION, REVISIONS
 
 FIRST, SECOND = "0001_initial", "0002_schema_sha_v2"
 

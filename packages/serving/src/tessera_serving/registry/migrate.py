@@ -2,7 +2,7 @@
 
 ``upgrade`` migrates a database to the newest shipped revision in one transaction;
 ``check_revision`` is what every command but ``db upgrade`` calls first: it reads the stored
-revision with a plain SELECT and compares it with the constants in ``migrations``, so it
+revision with a plain SELECT and compares it with the constants in ``revisions``, so it
 imports no Alembic.
 """
 
@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, inspect, text
 from tessera_serving.errors import SchemaRevisionError
 
 from .dberrors import UPGRADE_HINT
-from .migrations import HEAD_REVISION, REVISIONS
+from .revisions import HEAD_REVISION, REVISIONS
 
 if TYPE_CHECKING:  # alembic is imported when first needed: it costs ~1 s of CLI start-up
     from alembic.config import Config
