@@ -70,14 +70,11 @@ if TYPE_CHECKING:
         register_runs,
     )
     from tessera_serving.registry.verify import VerifyReport, verify_registry
+    from tessera_serving.scoring.input_spec import is_partitioned_input
     from tessera_serving.scoring.job_claims import Claim, JobClaims
     from tessera_serving.scoring.jobs import get_job, job_events
     from tessera_serving.scoring.parquet_io import read_feature_schema_file
-    from tessera_serving.scoring.partitioned import (
-        PartitionedResult,
-        is_partitioned_input,
-        run_partitioned_job,
-    )
+    from tessera_serving.scoring.partitioned import PartitionedResult, run_partitioned_job
     from tessera_serving.scoring.payload_jobs import prediction_set, run_payload_job
     from tessera_serving.scoring.precompile import Precompiled, precompile
     from tessera_serving.scoring.readback import audit_trail, list_jobs, stored_scores
@@ -143,7 +140,7 @@ _EXPORTS: dict[str, str] = {
     "ScoreOptions": "tessera_serving.scoring.score_job",
     "run_score_job": "tessera_serving.scoring.score_job",
     "PartitionedResult": "tessera_serving.scoring.partitioned",
-    "is_partitioned_input": "tessera_serving.scoring.partitioned",
+    "is_partitioned_input": "tessera_serving.scoring.input_spec",
     "run_partitioned_job": "tessera_serving.scoring.partitioned",
     "RescoreResult": "tessera_serving.scoring.rescore",
     "run_rescore": "tessera_serving.scoring.rescore",

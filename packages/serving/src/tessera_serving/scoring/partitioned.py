@@ -34,12 +34,6 @@ from tessera_serving.scoring.score_job import ScoreOptions
 from tessera_serving.scoring.scorer import FALLBACK, RERANKER
 
 POOL_ATTEMPTS = 3
-GLOB_CHARS = "*?["
-
-
-def is_partitioned_input(spec: str) -> bool:
-    """A directory, a glob or a URL names partitions; a plain file path does not."""
-    return "://" in spec or any(c in spec for c in GLOB_CHARS) or Path(spec).is_dir()
 
 
 def list_partitions(spec: str) -> list[str]:
