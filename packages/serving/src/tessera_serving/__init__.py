@@ -9,7 +9,6 @@ Errors are documented in ``tessera_serving.errors``.
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import version as _version
 from typing import TYPE_CHECKING, Any
 
 from tessera_serving.errors import (
@@ -101,7 +100,7 @@ if TYPE_CHECKING:
     )
     from tessera_serving.scoring.sweep_pages import Pace
 
-__version__ = _version("tessera-serving")
+__version__: str  # read from the installed distribution on first access (``__getattr__``)
 
 # Facade name -> the module that defines it (imported on first access).
 _EXPORTS: dict[str, str] = {
@@ -255,6 +254,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # importlib.metadata is ~0.02 CPU-s that --help does not need
+        from importlib.metadata import version
+
+        value: Any = version("tessera-serving")
+        globals()[name] = value
+        return value
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'tessera_serving' has no attribute {name!r}")

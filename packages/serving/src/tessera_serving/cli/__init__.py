@@ -12,7 +12,6 @@ import sys
 from collections.abc import Sequence
 
 import tessera_serving as api
-from tessera_serving import __version__
 from tessera_serving.errors import ServingError
 
 # Command modules, in the order their commands appear in --help, and the commands each adds
@@ -34,6 +33,20 @@ COMMANDS: dict[str, tuple[str, ...]] = {
 COMMAND_MODULES: tuple[str, ...] = tuple(COMMANDS)
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the installed distribution's version, read only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(
+            option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+            help="show program's version number and exit",
+        )  # fmt: skip
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: object) -> None:
+        print(f"tessera-serve {api.__version__}")
+        parser.exit()
+
+
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The ``tessera-serve`` argument parser: every command, or only the module of ``command``.
 
@@ -44,7 +57,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         prog="tessera-serve",
         description="Register LightGBM re-rankers; score behind a strict feature-schema guard.",
     )
-    parser.add_argument("--version", action="version", version=f"tessera-serve {__version__}")
+    parser.add_argument("--version", action=_VersionAction)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = [name for name, commands in COMMANDS.items() if command in commands]
     for name in chosen or COMMAND_MODULES:
