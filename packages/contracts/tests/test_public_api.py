@@ -3,6 +3,7 @@
 from __future__ import annotations
 import __future__
 
+import ast
 import importlib
 import inspect
 import pkgutil
@@ -91,11 +92,12 @@ def test_every_name_in_all_exists(package: types.ModuleType) -> None:
 def test_all_is_exactly_the_public_names_of_the_package(package: types.ModuleType) -> None:
     public = {
         name
-        for name, value in vars(package).items()
+        for name, value in ((n, getattr(package, n)) for n in dir(package))
         if not name.startswith("_")
         and not isinstance(value, types.ModuleType | __future__._Feature)
     }
     exported = set(package.__all__) - {"__version__"}
+    assert set(package._EXPORTS) <= exported, "lazily loaded names missing from __all__"
     assert public - exported == set(), "public names missing from __all__"
     assert exported - public == set(), "names in __all__ that the package does not define"
 
@@ -118,6 +120,35 @@ def test_every_public_class_and_function_of_the_modules_is_exported(
         f"{unexported}: re-export from {package.__name__}/__init__.py and add to __all__, or, "
         "if deliberately private, add to INTERNAL in this test"
     )
+
+
+@BOTH
+def test_the_lazy_map_and_the_type_checking_imports_agree(package: types.ModuleType) -> None:
+    # What type checkers see (the TYPE_CHECKING block) is what loads on first use.
+    tree = ast.parse(Path(package.__file__).read_text(encoding="utf-8"))
+    (block,) = [
+        n
+        for n in tree.body
+        if isinstance(n, ast.If) and ast.unparse(n.test) == "_typing.TYPE_CHECKING"
+    ]
+    seen = {
+        alias.name: f"{package.__name__}{'.' * (stmt.level > 0)}{stmt.module}"
+        for stmt in block.body
+        if isinstance(stmt, ast.ImportFrom)
+        for alias in stmt.names
+    }
+    assert seen == package._EXPORTS
+
+
+def test_importing_the_core_builds_no_model() -> None:
+    # Hashing and fingerprints (what most processes need) load no pydantic model.
+    code = (
+        "import sys, tessera_contracts\n"
+        "tessera_contracts.sha256_file, tessera_contracts.canonical_json\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pydantic'))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_the_packages_export_disjoint_names() -> None:

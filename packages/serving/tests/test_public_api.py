@@ -7,6 +7,7 @@ defines, and importing the package must load none of the heavy libraries.
 
 from __future__ import annotations
 
+import argparse
 import ast
 import importlib
 import subprocess
@@ -15,6 +16,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import tessera_serving
+import tessera_serving.cli as cli
 from tessera_serving import errors
 
 
@@ -118,3 +120,29 @@ def test_building_the_cli_parser_loads_no_heavy_library() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"  # `tessera-serve --help` pays for argparse, not for the work
+
+
+def test_the_cli_command_map_is_what_each_module_adds() -> None:
+    for module_name, commands in cli.COMMANDS.items():
+        subparsers = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(f"tessera_serving.cli.{module_name}").add_parser(subparsers)
+        assert tuple(subparsers.choices) == commands, module_name
+
+
+def test_a_command_builds_only_its_own_module_parser() -> None:
+    probe = (
+        "import sys; import tessera_serving.cli as cli\n"
+        "args = cli.build_parser('events').parse_args(['events', '7'])\n"
+        "loaded = [m for m in sys.modules if m.startswith('tessera_serving.cli.')]\n"
+        "print(args.command, sorted(loaded))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "events ['tessera_serving.cli._common', 'tessera_serving.cli.jobs']"
+    every = subprocess.run(
+        [str(Path(sys.executable).with_name("tessera-serve")), "--help"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    for commands in cli.COMMANDS.values():  # without a command, --help lists every one
+        assert all(f"    {name}" in every for name in commands), commands

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from ._errors import ContractError
-from ._manifest import ManifestV1
-from ._run_record import RunRecord
+
+if TYPE_CHECKING:  # loaded by the loaders that need them: receipts need neither
+    from ._manifest import ManifestV1
+    from ._run_record import RunRecord
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -95,9 +97,13 @@ def load_json_file(cls: type[M], path: str | Path) -> M:
 
 def load_manifest(path: str | Path) -> ManifestV1:
     """Load and validate a dataset ``manifest.json``."""
+    from ._manifest import ManifestV1
+
     return load_json_file(ManifestV1, path)
 
 
 def load_run_record(path: str | Path) -> RunRecord:
     """Load and validate a run's ``run.json``."""
+    from ._run_record import RunRecord
+
     return load_json_file(RunRecord, path)

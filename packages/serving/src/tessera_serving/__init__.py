@@ -9,7 +9,6 @@ Errors are documented in ``tessera_serving.errors``.
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import version as _version
 from typing import TYPE_CHECKING, Any
 
 from tessera_serving.errors import (
@@ -70,14 +69,11 @@ if TYPE_CHECKING:
         register_runs,
     )
     from tessera_serving.registry.verify import VerifyReport, verify_registry
+    from tessera_serving.scoring.input_spec import is_partitioned_input
     from tessera_serving.scoring.job_claims import Claim, JobClaims
     from tessera_serving.scoring.jobs import get_job, job_events
     from tessera_serving.scoring.parquet_io import read_feature_schema_file
-    from tessera_serving.scoring.partitioned import (
-        PartitionedResult,
-        is_partitioned_input,
-        run_partitioned_job,
-    )
+    from tessera_serving.scoring.partitioned import PartitionedResult, run_partitioned_job
     from tessera_serving.scoring.payload_jobs import prediction_set, run_payload_job
     from tessera_serving.scoring.precompile import Precompiled, precompile
     from tessera_serving.scoring.readback import audit_trail, list_jobs, stored_scores
@@ -104,7 +100,7 @@ if TYPE_CHECKING:
     )
     from tessera_serving.scoring.sweep_pages import Pace
 
-__version__ = _version("tessera-serving")
+__version__: str  # read from the installed distribution on first access (``__getattr__``)
 
 # Facade name -> the module that defines it (imported on first access).
 _EXPORTS: dict[str, str] = {
@@ -143,7 +139,7 @@ _EXPORTS: dict[str, str] = {
     "ScoreOptions": "tessera_serving.scoring.score_job",
     "run_score_job": "tessera_serving.scoring.score_job",
     "PartitionedResult": "tessera_serving.scoring.partitioned",
-    "is_partitioned_input": "tessera_serving.scoring.partitioned",
+    "is_partitioned_input": "tessera_serving.scoring.input_spec",
     "run_partitioned_job": "tessera_serving.scoring.partitioned",
     "RescoreResult": "tessera_serving.scoring.rescore",
     "run_rescore": "tessera_serving.scoring.rescore",
@@ -258,6 +254,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # importlib.metadata is ~0.02 CPU-s that --help does not need
+        from importlib.metadata import version
+
+        value: Any = version("tessera-serving")
+        globals()[name] = value
+        return value
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'tessera_serving' has no attribute {name!r}")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 import sqlalchemy as sa
 
+from tessera_serving.config import ServingConfig
 from tessera_serving.errors import RegistryError, SchemaRevisionError
-from tessera_serving.registry import LiveSchema, Registry, UniqueConflict
+from tessera_serving.registry import LiveSchema, Registry, UniqueConflict, open_registry
 
 
 def _schema(name: str) -> LiveSchema:
@@ -61,3 +64,15 @@ def test_other_integrity_errors_and_database_errors_are_registry_errors(
     with pytest.raises(RegistryError, match="database error"), registry.transaction() as session:
         session.execute(sa.text("SELEC 1"))
     assert _names(registry) == []
+
+
+def test_opening_checks_the_revision_beside_a_writer(sqlite_config: ServingConfig) -> None:
+    # The check only reads: it must not queue (60 s busy timeout) behind a write lock.
+    writer = sqlite3.connect(sqlite_config.database_url.removeprefix("sqlite:///"))
+    try:
+        writer.isolation_level = None
+        writer.execute("BEGIN IMMEDIATE")
+        with open_registry(sqlite_config) as registry:
+            assert registry.where == sqlite_config.database_url
+    finally:
+        writer.close()

@@ -5,6 +5,9 @@ Runs on SQLite and PostgreSQL (a fresh schema per test).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,7 @@ from tessera_serving.errors import SchemaRevisionError
 from tessera_serving.registry import (
     MIGRATIONS_DIR,
     Base,
+    check_revision,
     code_revision,
     create_registry_engine,
     database_revision,
@@ -23,6 +27,7 @@ from tessera_serving.registry import (
     upgrade,
 )
 from tessera_serving.registry.migrate import script_directory
+from tessera_serving.registry.revisions import HEAD_REVISION, REVISIONS
 
 FIRST, SECOND = "0001_initial", "0002_schema_sha_v2"
 
@@ -40,6 +45,50 @@ def test_migrations_ship_inside_the_package() -> None:
     chain = [rev.revision for rev in script_directory().walk_revisions("base", "heads")]
     assert chain[-2:] == [SECOND, FIRST]  # newest first; later revisions build on 0002
     assert code_revision() == chain[0]
+
+
+def test_revision_constants_match_the_scripts() -> None:
+    """The check compares with constants: a new script must be appended to them."""
+    scripts = script_directory()
+    assert scripts.get_heads() == [HEAD_REVISION]  # one head, the constant
+    chain = [rev.revision for rev in scripts.walk_revisions("base", "heads")]
+    assert tuple(reversed(chain)) == REVISIONS
+    assert code_revision() == HEAD_REVISION == REVISIONS[-1]
+
+
+def test_revision_check_reads_the_table_without_alembic(
+    config: ServingConfig, tmp_path: Path
+) -> None:
+    probe = (
+        "import sys\n"
+        "from tessera_serving.config import ServingConfig\n"
+        "from tessera_serving.registry import open_registry\n"
+        "open_registry(ServingConfig.from_env()).close()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))\n"
+    )
+    env = {**os.environ, "TESSERA_DATABASE_URL": config.database_url}
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True, text=True, env=env, cwd=tmp_path, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_several_stored_revisions_are_refused(database_url: str) -> None:
+    engine = create_registry_engine(database_url, create_dir=True)
+    try:
+        with engine.connect() as connection:
+            assert database_revision(connection) is None  # no version table yet
+        upgrade(engine)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                f"INSERT INTO alembic_version (version_num) VALUES ('{FIRST}')"
+            )
+        with pytest.raises(SchemaRevisionError, match="several revisions"):
+            check_revision(engine)
+    finally:
+        engine.dispose()
 
 
 def test_revision_history_first_stores_only_v1_then_adds_v2(database_url: str) -> None:

@@ -9,16 +9,34 @@ all available CPUs). See ``selection`` for fallbacks and ``events`` for what is 
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .backend_events import BACKEND_COMPILED, BACKEND_FALLBACK, BackendEvent
-from .base import FloatMatrix, FloatVector, Predictor
-from .cache_manifest import CacheStore
-from .lightgbm_backend import LightGBMPredictor
-from .selection import BACKENDS, BackendSelection, default_cache_dir, select_predictor
 from .threads import THREADS_ENV, omp_wait_policy, resolve_num_threads
+
+if TYPE_CHECKING:
+    from .base import FloatMatrix, FloatVector, Predictor
+    from .cache_manifest import CacheStore
+    from .lightgbm_backend import LightGBMPredictor
+    from .selection import BACKENDS, BackendSelection, default_cache_dir, select_predictor
+
+# NumPy, the compile cache and the selection load on first use: the thread policy
+# (``_process.configure``, every command) needs none of them.
+_LAZY = {
+    "BACKENDS": ".selection",
+    "BackendSelection": ".selection",
+    "CacheStore": ".cache_manifest",
+    "FloatMatrix": ".base",
+    "FloatVector": ".base",
+    "LightGBMPredictor": ".lightgbm_backend",
+    "Predictor": ".base",
+    "default_cache_dir": ".selection",
+    "select_predictor": ".selection",
+}
 
 DEFAULT_BACKEND = "auto"
 
@@ -41,6 +59,8 @@ def load_predictor(
     event goes to ``on_event`` (scoring records it on the job); without a callback it is
     logged as one JSON line at its level. Use :func:`select_predictor` to get them back.
     """
+    from .selection import select_predictor
+
     selection = select_predictor(
         model_text,
         backend=backend,
@@ -76,3 +96,12 @@ __all__ = [
     "resolve_num_threads",
     "select_predictor",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tessera_serving.backends' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value

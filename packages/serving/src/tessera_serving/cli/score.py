@@ -144,20 +144,13 @@ def check_backend_flags(args: argparse.Namespace) -> str | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tessera_serving import (
-        ScoreOptions,
-        is_partitioned_input,
-        open_registry,
-        read_feature_schema_file,
-        run_partitioned_job,
-        run_score_job,
-    )
-
     if (problem := check_backend_flags(args)) is not None:
         return usage_error(problem)
     api.configure(event_stream=sys.stderr, event_level=event_level(args))
-    schema = None if args.feature_schema is None else read_feature_schema_file(args.feature_schema)
-    options = ScoreOptions(
+    schema = (
+        None if args.feature_schema is None else api.read_feature_schema_file(args.feature_schema)
+    )
+    options = api.ScoreOptions(
         require_stage=args.require_stage,
         feature_schema=schema,
         batch_size=args.batch_size,
@@ -165,16 +158,16 @@ def _run(args: argparse.Namespace) -> int:
         num_threads=args.threads,
         store=args.store,
     )
-    partitioned = args.dask is not None or is_partitioned_input(args.input)
-    with open_registry(config_from_args(args)) as registry:
-        if partitioned:
-            result: Any = run_partitioned_job(
+    partitioned = args.dask is not None or api.is_partitioned_input(args.input)
+    with api.open_registry(config_from_args(args)) as registry:
+        if partitioned:  # the partition machinery (fsspec, process pool) loads only here
+            result: Any = api.run_partitioned_job(
                 registry, args.model, args.input, args.output, options,
                 dask=args.dask, workers=args.workers,
                 allow_split_queries=args.allow_split_queries,
             )  # fmt: skip
         else:
-            result = run_score_job(
+            result = api.run_score_job(
                 registry, args.model, Path(args.input), Path(args.output), options
             )
     summary = {

@@ -5,7 +5,7 @@ one transaction helper and one database-error translation point.
     with registry.transaction() as session: ...          # commits once or rolls back
 
 Other serving modules declare their tables on :class:`Base` and add Alembic revisions
-under ``registry/migrations/versions/`` on top of the current head.
+under ``registry/migrations/versions/`` on top of the current head, appended to ``revisions.py``.
 """
 
 from __future__ import annotations

@@ -141,8 +141,8 @@ def open_registry(config: ServingConfig, *, check_revision: bool = True) -> Regi
     registry = Registry(config, engine)
     if check_revision:
         try:
-            with registry.errors():
-                _check_revision(engine)
+            with registry.errors():  # a read: no SQLite write lock to queue for
+                _check_revision(engine.execution_options(**{_READONLY: True}))
         except BaseException:
             engine.dispose()
             raise

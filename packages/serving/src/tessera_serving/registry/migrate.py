@@ -1,7 +1,9 @@
 """Alembic, driven from code: the migration scripts ship inside the wheel, found from ``__file__``.
 
 ``upgrade`` migrates a database to the newest shipped revision in one transaction;
-``check_revision`` is what every command but ``db upgrade`` calls first.
+``check_revision`` is what every command but ``db upgrade`` calls first: it reads the stored
+revision with a plain SELECT and compares it with the constants in ``revisions``, so it
+imports no Alembic.
 """
 
 from __future__ import annotations
@@ -10,17 +12,19 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, inspect, text
 
-from tessera_serving.errors import RegistryError, SchemaRevisionError
+from tessera_serving.errors import SchemaRevisionError
 
 from .dberrors import UPGRADE_HINT
+from .revisions import HEAD_REVISION, REVISIONS
 
 if TYPE_CHECKING:  # alembic is imported when first needed: it costs ~1 s of CLI start-up
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_VERSION_TABLE = "alembic_version"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -41,23 +45,21 @@ def script_directory() -> ScriptDirectory:
 
 
 def code_revision() -> str:
-    """The single head revision of the shipped migration scripts."""
-    heads = script_directory().get_heads()
-    if len(heads) != 1:
-        raise RegistryError(
-            f"the shipped migrations have {len(heads)} heads {sorted(heads)}; "
-            "each new revision must build on the previous head"
-        )
-    return heads[0]
+    """The head revision of the shipped migration scripts (a test checks it is the only head)."""
+    return HEAD_REVISION
 
 
 def database_revision(connection: Connection) -> str | None:
-    """The revision recorded in the database, ``None`` for a database never migrated."""
-    from alembic.runtime.migration import MigrationContext
+    """The revision recorded in the database, ``None`` for a database never migrated.
 
-    heads = MigrationContext.configure(connection).get_current_heads()
+    Reads Alembic's ``alembic_version`` table the way Alembic does (the table found on the
+    connection's default schema), without importing Alembic.
+    """
+    if not inspect(connection).has_table(_VERSION_TABLE):
+        return None
+    heads = sorted(connection.execute(text(f"SELECT version_num FROM {_VERSION_TABLE}")).scalars())
     if len(heads) > 1:
-        raise SchemaRevisionError(f"registry database has several revisions {sorted(heads)}")
+        raise SchemaRevisionError(f"registry database has several revisions {heads}")
     return heads[0] if heads else None
 
 
@@ -86,18 +88,9 @@ def upgrade(engine: Engine, target: str = "head") -> tuple[str | None, str | Non
     return before, after
 
 
-def _known(revision: str) -> bool:
-    from alembic.util import CommandError
-
-    try:
-        return script_directory().get_revision(revision) is not None
-    except CommandError:
-        return False
-
-
 def refuse_unknown(revision: str | None) -> None:
     """SchemaRevisionError if a newer Tessera migrated the database (upgrading code fixes it)."""
-    if revision is not None and not _known(revision):
+    if revision is not None and revision not in REVISIONS:
         raise SchemaRevisionError(
             f"registry database at revision {revision}, which this code does not know "
             f"(newest known: {code_revision()}): the database was migrated by a newer "

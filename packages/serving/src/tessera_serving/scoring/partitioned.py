@@ -37,12 +37,6 @@ from tessera_serving.scoring.query_spans import find_split_queries
 from tessera_serving.scoring.score_job import ScoreOptions
 from tessera_serving.scoring.scorer import FALLBACK, RERANKER
 
-GLOB_CHARS = "*?["
-
-
-def is_partitioned_input(spec: str) -> bool:
-    """A directory, a glob or a URL names partitions; a plain file path does not."""
-    return "://" in spec or any(c in spec for c in GLOB_CHARS) or Path(spec).is_dir()
 
 
 def list_partitions(spec: str) -> list[str]:

@@ -7,13 +7,20 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from .base import ArtifactStore, check_ref_name, check_sha256, shard
-from .fsspec_store import FsspecArtifactStore
 from .local import LocalArtifactStore
-from .s3 import S3ArtifactStore
+
+if TYPE_CHECKING:
+    from .fsspec_store import FsspecArtifactStore
+    from .s3 import S3ArtifactStore
+
+# The remote stores import fsspec (~0.02 CPU-s): loaded when a URL needs them.
+_REMOTE = {"FsspecArtifactStore": ".fsspec_store", "S3ArtifactStore": ".s3"}
 
 
 def open_store(url: str | Path) -> ArtifactStore:
@@ -25,7 +32,11 @@ def open_store(url: str | Path) -> ArtifactStore:
     if "://" not in text:
         return LocalArtifactStore(text)
     if parsed.scheme in ("s3", "s3a"):
+        from .s3 import S3ArtifactStore
+
         return S3ArtifactStore(text)
+    from .fsspec_store import FsspecArtifactStore
+
     return FsspecArtifactStore(text)
 
 
@@ -39,3 +50,12 @@ __all__ = [
     "open_store",
     "shard",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _REMOTE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tessera_serving.store' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
