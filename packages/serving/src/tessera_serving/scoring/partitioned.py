@@ -38,7 +38,6 @@ from tessera_serving.scoring.score_job import ScoreOptions
 from tessera_serving.scoring.scorer import FALLBACK, RERANKER
 
 
-
 def list_partitions(spec: str) -> list[str]:
     """The Parquet partitions ``spec`` names, sorted (a directory means ``DIR/*.parquet``)."""
     import fsspec
