@@ -187,7 +187,8 @@ def cmd_register(args: argparse.Namespace) -> None:
     for name in MODELS:
         run_dir = _write_run(f"bench-{name}", OUT / f"model_{name}.txt")
         _serve("register", run_dir, "--allow-unknown-schema")
-        print(f"registered bench-{name}")
+        _serve("promote", f"bench-{name}", "--reason", "benchmark model")
+        print(f"registered and promoted bench-{name}")
 
 
 def cmd_compile(args: argparse.Namespace) -> None:
