@@ -5,13 +5,19 @@
    on a local Dask cluster of 1 and 2 workers, against the single-process CLI on the
    concatenated file, interleaved; then a least-squares fit of
    ``time = fixed + rows / (workers * rate)`` over the Dask runs at two sizes.
-2. Re-score on PostgreSQL: ``--stored`` stored scores re-scored by 1, 2 and 3 concurrent
-   ``tessera-serve rescore`` processes (500-row pages); rows/s of the whole sweep.
+2. Re-score on PostgreSQL (``--only rescore``): ``--stored`` stored scores re-scored by 1, 2
+   and 3 concurrent ``tessera-serve rescore`` processes (500-row pages, each on a new model
+   version); rows/s of the whole sweep, the processes' CPU, and the single-process rows/s.
+   ``--only rescore-writes``: one process, in-process, ``--repeats`` interleaved pairs of
+   sweeps: a page as one statement (its scores as one JSON parameter) with an asynchronous
+   commit (now) vs. a read of what is left plus two array-bound statements with a
+   synchronous commit (before); wall, client CPU and rows/s of each.
 3. S3 store (moto on loopback, as in the tests) vs the local store: put/get throughput of
    8 MiB objects, and the start of a compiled scorer on a cache hit (fresh local cache dir,
    i.e. a new machine; and warm).
 
     OMP_WAIT_POLICY=passive uv run python bench/bench_scale.py [--rows 250000] [--stored 100000]
+    OMP_WAIT_POLICY=passive uv run python bench/bench_scale.py --only rescore-writes --repeats 1
 """
 
 from __future__ import annotations
@@ -229,9 +235,10 @@ def _arrays_page(session: Any, postgres: bool, model: Any, result: Any, page: An
 
 
 def rescore_writes(args: argparse.Namespace) -> dict[str, Any]:
-    """One process, in-process, interleaved: a page as COPY + one statement with
+    """One process, in-process, interleaved: a page as one statement with
     ``synchronous_commit = off`` (now) vs. a read then two array-bound statements with a
-    synchronous commit (before)."""
+    synchronous commit (before). The read's NOT EXISTS plan turns quadratic in the sweep's
+    size once autovacuum has analysed the tables, so "before" varies with when that ran."""
     from tessera_serving.registry import open_registry
     from tessera_serving.scoring import rescore as rescore_module
     from tessera_serving.scoring.rescore import run_rescore
@@ -239,7 +246,7 @@ def rescore_writes(args: argparse.Namespace) -> dict[str, Any]:
     now = (rescore_module.begin_page_pg, rescore_module._write_page)
     before = (lambda _session: None, _arrays_page)
     variants = {
-        "copy + one statement, async commit (now)": now,
+        "one statement, JSON page, async commit (now)": now,
         "read + array statements, sync commit (before)": before,
     }
     runs: list[dict[str, Any]] = []
