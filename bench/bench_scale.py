@@ -5,8 +5,13 @@
    ``tessera-serve score`` on a local Dask cluster of 1 and 2 workers, against the
    single-process CLI on the concatenated file, interleaved; then a least-squares fit of
    ``time = fixed + rows / (workers * rate)`` over the Dask runs at two sizes.
-2. Re-score on PostgreSQL: ``--stored`` stored scores re-scored by 1, 2 and 3 concurrent
-   ``tessera-serve rescore`` processes (500-row pages); rows/s of the whole sweep.
+2. Re-score on PostgreSQL (``--only rescore``): ``--stored`` stored scores re-scored by 1, 2
+   and 3 concurrent ``tessera-serve rescore`` processes (500-row pages, each on a new model
+   version); rows/s of the whole sweep, the processes' CPU, and the single-process rows/s.
+   ``--only rescore-writes``: one process, in-process, ``--repeats`` interleaved pairs of
+   sweeps: a page as one statement (its scores as one JSON parameter) with an asynchronous
+   commit (now) vs. a read of what is left plus two array-bound statements with a
+   synchronous commit (before); wall, client CPU and rows/s of each.
 3. S3 store (moto on loopback, as in the tests) vs the local store: put/get throughput of
    8 MiB objects, and the start of a compiled scorer on a cache hit (fresh local cache dir,
    i.e. a new machine; and warm).
@@ -14,11 +19,13 @@
     OMP_WAIT_POLICY=passive uv run python bench/bench_scale.py [--rows 250000] [--stored 100000]
     OMP_WAIT_POLICY=passive uv run python bench/bench_scale.py --only partitioned \\
         --rows 1000000 --repeats 3      # issue 14's 8 x 1M (data cached in bench/out)
+    OMP_WAIT_POLICY=passive uv run python bench/bench_scale.py --only rescore-writes --repeats 1
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -28,6 +35,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +72,12 @@ def partitioned(args: argparse.Namespace) -> dict[str, Any]:
     return scale_partitioned.partitioned(args, OUT, _cli)
 
 
-def rescore(args: argparse.Namespace) -> dict[str, Any]:
+@contextlib.contextmanager
+def _stored(
+    args: argparse.Namespace, home: Path, versions: int
+) -> Iterator[tuple[Any, str, float]]:
+    """A fresh PostgreSQL schema holding ``--stored`` stored scores of model ``rr`` and
+    ``versions`` more versions (``rr#2``...) to re-score with; yields (config, url, store s)."""
     import psycopg
 
     from tessera_serving.config import ServingConfig
@@ -79,12 +92,10 @@ def rescore(args: argparse.Namespace) -> dict[str, Any]:
     with psycopg.connect(PG_DSN, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    home = OUT / "rescore"
     shutil.rmtree(home, ignore_errors=True)
     config = ServingConfig.from_env(
         state_dir=home, database_url=url, artifacts_url=str(home / "artifacts")
     )
-    results: list[dict[str, Any]] = []
     try:
         engine = create_registry_engine(url)
         upgrade(engine)
@@ -92,7 +103,7 @@ def rescore(args: argparse.Namespace) -> dict[str, Any]:
         table = candidates_table(n_queries=args.stored // 9 + 200).slice(0, args.stored)
         with open_registry(config) as registry:
             register(registry, make_booster(table))
-            for version in (2, 3, 4):
+            for version in range(2, 2 + versions):
                 booster = make_booster(table, rounds=6, seed=version)
                 register(registry, booster, version=version, stage="staging")
             path = write_candidates(home / "in.parquet", table)
@@ -100,88 +111,125 @@ def rescore(args: argparse.Namespace) -> dict[str, Any]:
             t0 = time.perf_counter()
             run_score_job(registry, "rr", path, home / "out.parquet", options)
             store_s = time.perf_counter() - t0
+        yield config, url, store_s
+    finally:
+        with psycopg.connect(PG_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def rescore(args: argparse.Namespace) -> dict[str, Any]:
+    """1, 2 and 3 concurrent ``tessera-serve rescore`` processes, each on a new version."""
+    home = OUT / "rescore"
+    results: list[dict[str, Any]] = []
+    with _stored(args, home, 3) as (_, url, store_s):
         env = {**os.environ, "TESSERA_HOME": str(home), "TESSERA_DATABASE_URL": url,
                "TESSERA_ARTIFACTS_URL": str(home / "artifacts")}  # fmt: skip
         for version, procs in zip((2, 3, 4), (1, 2, 3), strict=True):
             cmd = [str(SERVE), "rescore", "--model", f"rr#{version}", "--backend", "lightgbm",
                    "--threads", "1", "--json"]  # fmt: skip
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             running = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
                        for _ in range(procs)]  # fmt: skip
             outs = [json.loads(p.communicate()[0]) for p in running]
             wall = time.perf_counter() - t0
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
             rows = sum(o["rescored"] for o in outs)
             assert rows == args.stored, outs
-            pages = [o["pages"] for o in outs]
             results.append(
                 {"processes": procs, "rows": rows, "wall": wall, "rows_per_s": rows / wall,
-                 "pages": pages}
+                 "client_cpu": cpu, "pages": [o["pages"] for o in outs],
+                 "load_average": os.getloadavg()[0]}
             )  # fmt: skip
-    finally:
-        with psycopg.connect(PG_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    return {"store_100k_s": store_s, "runs": results}
+    return {"store_s": store_s, "runs": results,
+            "single_process_rows_per_s": results[0]["rows_per_s"]}  # fmt: skip
+
+
+_ARRAYS_UPDATE = (
+    "UPDATE current_scores AS c SET score = n.score, source = n.source, "
+    "model_sha256 = n.sha, job_id = %(job_id)s, updated_at = %(now)s "
+    "FROM unnest(%(ids)s::bigint[], %(scores)s::float8[], %(sources)s::text[], "
+    "%(shas)s::text[]) AS n(id, score, source, sha) "
+    "WHERE c.id = n.id AND c.id = ANY(%(ids)s::bigint[])"
+)
+_AUDIT_COLUMNS = (
+    ("current_id", "bigint"), ("job_id", "bigint"), ("sweep_id", "bigint"),
+    ("score", "float8"), ("source", "text"), ("model_sha256", "text"),
+    ("previous_score", "float8"), ("previous_source", "text"),
+    ("previous_model_sha256", "text"), ("created_at", "timestamptz"),
+)  # fmt: skip
+_ARRAYS_AUDIT = (
+    f"INSERT INTO score_audit ({', '.join(n for n, _ in _AUDIT_COLUMNS)}) "
+    f"SELECT * FROM unnest({', '.join(f'%({n})s::{t}[]' for n, t in _AUDIT_COLUMNS)})"
+)
+
+
+def _arrays_page(session: Any, postgres: bool, model: Any, result: Any, page: Any,
+                 output: Any) -> tuple[int, int]:  # fmt: skip
+    """The page writes before: read what is left, then one array-bound UPDATE and one
+    array-bound INSERT (every value encoded by the client), synchronous commit."""
+    from tessera_serving.scoring import stored_scores
+    from tessera_serving.scoring.scorer import RERANKER
+
+    rows = stored_scores.rows_from_batch(output, page.first_row)
+    scored = [r for r in rows if r.source == RERANKER]
+    updates, audit = stored_scores.rescore_writes(
+        session, model_name=model.cells[0].name, job_id=result.job_id,
+        sweep_id=result.sweep_id, input_job_id=page.input_job_id, rows=scored,
+    )  # fmt: skip
+    if updates:
+        connection = session.connection()
+        connection.exec_driver_sql(_ARRAYS_UPDATE, {
+            "job_id": result.job_id, "now": updates[0]["b_updated_at"],
+            "ids": [u["_id"] for u in updates], "scores": [u["b_score"] for u in updates],
+            "sources": [u["b_source"] for u in updates],
+            "shas": [u["b_model_sha256"] for u in updates],
+        })  # fmt: skip
+        connection.exec_driver_sql(
+            _ARRAYS_AUDIT, {n: [row[n] for row in audit] for n, _ in _AUDIT_COLUMNS}
+        )
+    page.status, page.job_id, page.rescored = "done", result.job_id, len(updates)
+    page.done_at = updates[0]["b_updated_at"] if updates else None
+    return len(scored), len(updates)
 
 
 def rescore_writes(args: argparse.Namespace) -> dict[str, Any]:
-    """One process, in-process, interleaved: a page written with one array-bound statement
-    per table (the PostgreSQL path) vs. executemany (a statement per row, the old path)."""
-    import psycopg
-    from sqlalchemy import insert
-
-    from tessera_serving.config import ServingConfig
-    from tessera_serving.registry import open_registry, upgrade
-    from tessera_serving.registry.engine import create_registry_engine
-    from tessera_serving.scoring import stored_scores
+    """One process, in-process, interleaved: a page as one statement with
+    ``synchronous_commit = off`` (now) vs. a read then two array-bound statements with a
+    synchronous commit (before). The read's NOT EXISTS plan turns quadratic in the sweep's
+    size once autovacuum has analysed the tables, so "before" varies with when that ran."""
+    from tessera_serving.registry import open_registry
+    from tessera_serving.scoring import rescore as rescore_module
     from tessera_serving.scoring.rescore import run_rescore
-    from tessera_serving.scoring.score_job import ScoreOptions, run_score_job
 
-    sys.path.insert(0, str(ROOT / "packages" / "serving" / "tests" / "scoring"))
-    from conftest import candidates_table, make_booster, register, write_candidates
-
-    def executemany(session: Any, updates: Any, audit: Any, job_id: int, now: Any) -> None:
-        session.execute(stored_scores._RESCORE_CURRENT, updates)
-        session.execute(insert(stored_scores._AUDIT), audit)
-
-    arrays = stored_scores._rescore_with_arrays
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    home = OUT / "rescore-writes"
-    shutil.rmtree(home, ignore_errors=True)
-    config = ServingConfig.from_env(
-        state_dir=home, database_url=url, artifacts_url=str(home / "artifacts")
-    )
+    now = (rescore_module.begin_page_pg, rescore_module._write_page)
+    before = (lambda _session: None, _arrays_page)
+    variants = {
+        "one statement, JSON page, async commit (now)": now,
+        "read + array statements, sync commit (before)": before,
+    }
     runs: list[dict[str, Any]] = []
-    try:
-        engine = create_registry_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        table = candidates_table(n_queries=args.stored // 9 + 200).slice(0, args.stored)
-        with open_registry(config) as registry:
-            register(registry, make_booster(table))
-            path = write_candidates(home / "in.parquet", table)
-            options = ScoreOptions(backend="lightgbm", num_threads=1, store=True)
-            run_score_job(registry, "rr", path, home / "out.parquet", options)
-            versions = iter(range(2, 100))
-            for _ in range(args.repeats):
-                for name, fn in (("arrays", arrays), ("executemany", executemany)):
-                    version = next(versions)
-                    register(registry, make_booster(table, rounds=6, seed=version),
-                             version=version, stage="staging")  # fmt: skip
-                    stored_scores._rescore_with_arrays = fn
-                    t0, c0 = time.perf_counter(), time.process_time()
-                    done = run_rescore(registry, f"rr#{version}", backend="lightgbm",
-                                       num_threads=1)  # fmt: skip
-                    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-                    rate = done.rescored / wall
-                    runs.append({"writes": name, "rows": done.rescored, "wall": wall,
-                                 "client_cpu": cpu, "rows_per_s": rate})  # fmt: skip
-    finally:
-        stored_scores._rescore_with_arrays = arrays
-        with psycopg.connect(PG_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with _stored(args, OUT / "rescore-writes", 2 * args.repeats) as (config, _, _store_s):
+        versions = iter(range(2, 100))
+        try:
+            with open_registry(config) as registry:
+                for _ in range(args.repeats):
+                    for name, (begin, write) in variants.items():
+                        rescore_module.begin_page_pg, rescore_module._write_page = begin, write
+                        version = next(versions)
+                        t0, c0 = time.perf_counter(), time.process_time()
+                        done = run_rescore(registry, f"rr#{version}", backend="lightgbm",
+                                           num_threads=1)  # fmt: skip
+                        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+                        assert done.rescored == args.stored
+                        runs.append(
+                            {"writes": name, "rows": done.rescored, "wall": wall,
+                             "client_cpu": cpu, "rows_per_s": done.rescored / wall,
+                             "pages": done.pages, "load_average": os.getloadavg()[0]}
+                        )  # fmt: skip
+        finally:
+            rescore_module.begin_page_pg, rescore_module._write_page = now
     return {"runs": runs}
 
 

@@ -24,11 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tessera_serving.errors import ConfigurationError
 from tessera_serving.registry import Registry, utcnow
+from tessera_serving.registry.scale_tables import RescorePage
 from tessera_serving.registry.scoring_tables import (
     CurrentScore,
     RescoreSweep,
@@ -45,6 +47,7 @@ from tessera_serving.scoring.model_ref import (
 from tessera_serving.scoring.parquet_io import DEFAULT_BATCH_SIZE
 from tessera_serving.scoring.receipts import record_rescored, rescoring_recorder
 from tessera_serving.scoring.rescore_inputs import SweepInputs
+from tessera_serving.scoring.rescore_page_pg import begin_page_pg, write_page_pg
 from tessera_serving.scoring.rescore_reasons import (
     superseded_jobs,
     sweep_writes,
@@ -246,9 +249,12 @@ def _work(
 ) -> None:
     """Claim, score and commit pages until none is left to claim."""
     heartbeat = Heartbeat(registry, result.job_id)
+    postgres = registry.engine.dialect.name == "postgresql"
     while True:
         unprepared: int | None = None
         with registry.transaction() as session:
+            if postgres:
+                begin_page_pg(session)
             page = claim_page(session, result.sweep_id)
             if page is None:
                 return
@@ -256,19 +262,8 @@ def _work(
                 unprepared = page.input_job_id  # the guard records events: not inside a page
             else:
                 plan, reader = inputs.ready[page.input_job_id]
-                batch = reader.rows(page.first_row, page.end_row)
-                rows = rows_from_batch(plan.score_queries(batch), page.first_row)
-                scored = [r for r in rows if r.source == RERANKER]
-                written = rescore_rows(
-                    session,
-                    model_name=model.cells[0].name,
-                    job_id=result.job_id,
-                    sweep_id=result.sweep_id,
-                    input_job_id=page.input_job_id,
-                    rows=scored,
-                )
-                page.status, page.job_id, page.rescored = "done", result.job_id, written
-                page.done_at = utcnow()
+                output = plan.score_queries(reader.rows(page.first_row, page.end_row))
+                scored, written = _write_page(session, postgres, model, result, page, output)
                 result.pages += 1
                 heartbeat.beat(session)
                 pause_point(f"rescore.page.{result.pages}.before_commit")
@@ -277,7 +272,27 @@ def _work(
             continue
         pause_point(f"rescore.page.{result.pages}.after_commit")
         result.rescored += written
-        result.unchanged += len(rows) - len(scored)
-        result.not_current += len(scored) - written
+        result.unchanged += output.num_rows - scored
+        result.not_current += scored - written
         if pace is not None:
-            pace.after_page(len(rows))
+            pace.after_page(output.num_rows)
+
+
+def _write_page(
+    session: Session,
+    postgres: bool,
+    model: ScoringModel,
+    result: RescoreResult,
+    page: RescorePage,
+    output: pa.RecordBatch,
+) -> tuple[int, int]:
+    """Write a scored page's rows and mark it done; return (rows scored, rows written)."""
+    ids: dict[str, Any] = {"model_name": model.cells[0].name, "job_id": result.job_id,
+                           "sweep_id": result.sweep_id}  # fmt: skip
+    if postgres:
+        return write_page_pg(session, page, output, now=utcnow(), **ids)
+    scored = [r for r in rows_from_batch(output, page.first_row) if r.source == RERANKER]
+    written = rescore_rows(session, input_job_id=page.input_job_id, rows=scored, **ids)
+    page.status, page.job_id, page.rescored = "done", result.job_id, written
+    page.done_at = utcnow()
+    return len(scored), written

@@ -148,9 +148,31 @@ def rescore_rows(
     rows: Sequence[ScoreRow],
 ) -> int:
     """Re-score the current rows that ``rows`` address (by input row) and that this sweep has
-    not yet written; update them and append audit rows. Returns how many were written."""
+    not yet written; update them and append audit rows. Returns how many were written.
+    (SQLite runs executemany in-process; PostgreSQL sweeps use ``rescore_page_pg``.)"""
+    updates, audit = rescore_writes(
+        session, model_name=model_name, job_id=job_id, sweep_id=sweep_id,
+        input_job_id=input_job_id, rows=rows,
+    )  # fmt: skip
+    if updates:
+        session.execute(_RESCORE_CURRENT, updates)
+        session.execute(insert(_AUDIT), audit)
+    return len(updates)
+
+
+def rescore_writes(
+    session: Session,
+    *,
+    model_name: str,
+    job_id: int,
+    sweep_id: int,
+    input_job_id: int,
+    rows: Sequence[ScoreRow],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The updates of current rows and the audit rows that re-scoring ``rows`` needs: only
+    rows still current at those input rows that this sweep has not written yet."""
     if not rows:
-        return 0
+        return [], []
     by_index = {r.row_index: r for r in rows}
     lo, hi = min(by_index), max(by_index)
     done = select(ScoreAudit.id).where(
@@ -172,8 +194,6 @@ def rescore_rows(
         )
     ).all()
     todo = [t for t in todo if t.row_index in by_index]
-    if not todo:
-        return 0
     now = utcnow()
     updates = [
         {
@@ -187,66 +207,7 @@ def rescore_rows(
         for t in todo
     ]
     audit = [_audit(t.id, by_index[t.row_index], job_id, sweep_id, t, now) for t in todo]
-    if session.get_bind().dialect.name == "postgresql":
-        _rescore_with_arrays(session, updates, audit, job_id, now)
-    else:  # SQLite runs executemany in-process, as fast as one statement there
-        session.execute(_RESCORE_CURRENT, updates)
-        session.execute(insert(_AUDIT), audit)
-    return len(todo)
-
-
-_AUDIT_COLUMNS = (
-    ("current_id", "bigint"),
-    ("job_id", "bigint"),
-    ("sweep_id", "bigint"),
-    ("score", "float8"),
-    ("source", "text"),
-    ("model_sha256", "text"),
-    ("previous_score", "float8"),
-    ("previous_source", "text"),
-    ("previous_model_sha256", "text"),
-    ("created_at", "timestamptz"),
-)
-_PG_RESCORE = (
-    "UPDATE current_scores AS c SET score = n.score, source = n.source, "
-    "model_sha256 = n.sha, job_id = %(job_id)s, updated_at = %(now)s "
-    "FROM unnest(%(ids)s::bigint[], %(scores)s::float8[], %(sources)s::text[], "
-    "%(shas)s::text[]) AS n(id, score, source, sha) "
-    "WHERE c.id = n.id AND c.id = ANY(%(ids)s::bigint[])"  # an index scan, never a seq scan
-)
-_PG_AUDIT = (
-    f"INSERT INTO score_audit ({', '.join(n for n, _ in _AUDIT_COLUMNS)}) "
-    f"SELECT * FROM unnest({', '.join(f'%({n})s::{t}[]' for n, t in _AUDIT_COLUMNS)})"
-)
-
-
-def _rescore_with_arrays(
-    session: Session,
-    updates: list[dict[str, Any]],
-    audit: list[dict[str, Any]],
-    job_id: int,
-    now: Any,
-) -> None:
-    """A page's updates and audit rows as two statements with one array per column: on
-    PostgreSQL a statement per row spent most of a page's time in round trips, and a
-    multi-row VALUES statement in compiling it. ``c.id = ANY(ids)`` keeps the update on the
-    primary key index even when the planner's row estimates are stale (a hash join over a
-    scan of every current score, per page, otherwise)."""
-    connection = session.connection()
-    connection.exec_driver_sql(
-        _PG_RESCORE,
-        {
-            "job_id": job_id,
-            "now": now,
-            "ids": [u["_id"] for u in updates],
-            "scores": [u["b_score"] for u in updates],
-            "sources": [u["b_source"] for u in updates],
-            "shas": [u["b_model_sha256"] for u in updates],
-        },
-    )
-    connection.exec_driver_sql(
-        _PG_AUDIT, {name: [row[name] for row in audit] for name, _ in _AUDIT_COLUMNS}
-    )
+    return updates, audit
 
 
 def _current(
