@@ -112,7 +112,9 @@ def test_every_stage_leaves_a_receipt_in_the_registry_and_the_tree(
     assert (scored_input.bytes, scored_input.records) == (candidates.stat().st_size, 120)
     assert receipts_for_job(sqlite_registry, job_id) == [scoring]
     assert rescoring.stats.records_in == 120
-    assert rescoring.outputs.files[0].path == "current_scores/demo"
+    (rescored,) = rescoring.outputs.files
+    assert (rescored.path, rescored.kind, rescored.records) == ("rescored_scores", "data", 120)
+    assert [f.sha256 for f in rescoring.inputs.files if f.path == "stored_inputs"] != []
     assert backfill.stats.records_in == 0  # every row already has its schema_sha_v2
 
 

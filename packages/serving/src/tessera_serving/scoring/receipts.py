@@ -3,7 +3,7 @@
 ``run_score_job`` and ``run_rescore`` each open one of these recorders and tell it what
 they did; nothing here re-reads the input the job already hashed. The receipt is stored in
 the registry, linked to the job, and written under ``$TESSERA_RECEIPTS_DIR`` when set.
-Re-scores are recorded as the resulting current scores (content only, no ids or timestamps).
+Re-scores are recorded as the rows the job wrote (content only, no ids or timestamps).
 """
 
 from __future__ import annotations
@@ -23,8 +23,9 @@ from tessera_contracts.receipts import ReceiptRecorder
 from tessera_serving.errors import ServingError
 from tessera_serving.registry.engine import Registry
 from tessera_serving.registry.receipt_store import JobLink, serving_recorder
-from tessera_serving.registry.scoring_tables import CurrentScore, ScoringJob
+from tessera_serving.registry.scoring_tables import ScoringJob
 from tessera_serving.scoring.parquet_io import open_parquet
+from tessera_serving.scoring.scorer import CANDIDATE_ID, QUERY_ID, RERANKER
 
 
 class ScoredFile(Protocol):
@@ -120,29 +121,15 @@ class ScoringReceipt:
             rec.warn(f"{fallback} of {result.rows} rows kept the base_score ordering")
 
 
-def _current_scores_ref(registry: Registry, model_name: str) -> FileRef:
-    """The current scores of ``model_name`` as one content hash (sorted by query, candidate)."""
-    digest, count, size = hashlib.sha256(), 0, 0
-    with registry.transaction(readonly=True) as session:
-        query = (
-            select(
-                CurrentScore.query_id,
-                CurrentScore.candidate_id,
-                CurrentScore.score,
-                CurrentScore.source,
-                CurrentScore.model_sha256,
-            )
-            .where(CurrentScore.model_name == model_name)
-            .order_by(CurrentScore.query_id, CurrentScore.candidate_id)
-        )
-        for row in session.execute(query).yield_per(10_000):
-            line = json.dumps(list(row), separators=(",", ":")).encode() + b"\n"
-            digest.update(line)
-            count, size = count + 1, size + len(line)
-    return FileRef(
-        path=f"current_scores/{model_name}", kind="data", sha256=digest.hexdigest(),
-        bytes=size, records=count,
-    )  # fmt: skip
+def page_digest(output: pa.RecordBatch) -> tuple[str, int]:
+    """(sha256, rows) of what a re-score page wrote: its rows the model scored, as canonical
+    JSON of (query, candidate, score, model sha256); no ids, no timestamps."""
+    names = (QUERY_ID, CANDIDATE_ID, "score", "model_sha256")
+    keep = [s == RERANKER for s in output.column("source").to_pylist()]
+    columns = [
+        [v for v, k in zip(output.column(n).to_pylist(), keep, strict=True) if k] for n in names
+    ]
+    return hashlib.sha256(json.dumps(columns).encode()).hexdigest(), sum(keep)
 
 
 def rescoring_recorder(
@@ -158,19 +145,28 @@ def rescoring_recorder(
 
 
 def record_rescored(
-    rec: ReceiptRecorder, registry: Registry, job_id: int, rescored: int, unchanged: int
+    rec: ReceiptRecorder,
+    registry: Registry,
+    job_id: int,
+    pages: Sequence[tuple[int, int, str, int]],
+    unchanged: int,
 ) -> None:
-    """Stored inputs and model in, the resulting current scores out."""
-    job = add_model_input(rec, registry, job_id)
-    if job is not None:
-        with registry.transaction(readonly=True) as session:
-            shas = session.scalars(
-                select(ScoringJob.input_sha256)
-                .join(CurrentScore, CurrentScore.input_job_id == ScoringJob.id)
-                .where(CurrentScore.model_name == job.model_name)
-                .distinct()
-            ).all()
-        rec.add_input_data("stored_inputs", sorted(s for s in shas if s))
-        rec.add_output_ref(_current_scores_ref(registry, job.model_name))
-    total = rescored + unchanged
-    rec.count(records_in=total, accepted=rescored, skipped=unchanged)
+    """Stored inputs and model in; out, the rows this job re-scored, one digest per page
+    (``pages``: input job, first row, ``page_digest``), ordered by input content and row.
+
+    O(rows this job wrote): a worker sharing a sweep over a large table never reads the
+    model's other current scores to write its receipt."""
+    add_model_input(rec, registry, job_id)
+    input_jobs = sorted({page[0] for page in pages})
+    with registry.transaction(readonly=True) as session:
+        found = session.execute(
+            select(ScoringJob.id, ScoringJob.input_sha256).where(ScoringJob.id.in_(input_jobs))
+        )
+        shas = {int(job): sha for job, sha in found}
+    rec.add_input_data("stored_inputs", sorted({s for s in shas.values() if s}))
+    digests = sorted(
+        [shas.get(job) or "", first, digest, rows] for job, first, digest, rows in pages
+    )
+    rescored = sum(page[3] for page in pages)
+    rec.add_output_data("rescored_scores", digests, records=rescored)
+    rec.count(records_in=rescored + unchanged, accepted=rescored, skipped=unchanged)

@@ -45,7 +45,7 @@ from tessera_serving.scoring.model_ref import (
     resolve_cells,
 )
 from tessera_serving.scoring.parquet_io import DEFAULT_BATCH_SIZE
-from tessera_serving.scoring.receipts import record_rescored, rescoring_recorder
+from tessera_serving.scoring.receipts import page_digest, record_rescored, rescoring_recorder
 from tessera_serving.scoring.rescore_inputs import SweepInputs
 from tessera_serving.scoring.rescore_page_pg import begin_page_pg, write_page_pg
 from tessera_serving.scoring.rescore_reasons import (
@@ -80,6 +80,7 @@ class RescoreResult:
     not_current: int = 0
     events: list[ev.Event] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    page_digests: list[tuple[int, int, str, int]] = field(default_factory=list)
 
 
 def sweep_key(model_name: str, model_ids: Sequence[int], jobs: Sequence[int] | None) -> str:
@@ -154,7 +155,7 @@ def run_rescore(
             on_created,
         )  # fmt: skip
         link(result.job_id)
-        record_rescored(rec, registry, result.job_id, result.rescored, result.unchanged)
+        record_rescored(rec, registry, result.job_id, result.page_digests, result.unchanged)
     return result
 
 
@@ -274,6 +275,7 @@ def _work(
         result.rescored += written
         result.unchanged += output.num_rows - scored
         result.not_current += scored - written
+        result.page_digests.append((page.input_job_id, page.first_row, *page_digest(output)))
         if pace is not None:
             pace.after_page(output.num_rows)
 
