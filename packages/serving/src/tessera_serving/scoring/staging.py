@@ -103,12 +103,13 @@ def publish(
 def _move_staged(session: Any, job_id: int, model_name: str) -> int:
     """Store the staged rows of ``job_id`` set-wise (four statements), then delete them.
 
-    Rows with a current score: audit (with the previous values), then update. Rows without:
-    insert, then audit (no previous values). Same outcome as ``store_scores``, without
-    reading the rows back into Python.
+    Rows with a current score: audit (with the previous values). Rows without: insert, then
+    audit them, found by ``input_job_id`` (an index) before any existing row carries it. Then
+    update the existing rows. Same outcome as ``store_scores``, without reading the rows back
+    into Python, and no statement anti-joins the audit (which grows with every job).
     """
-    s, c, a = _STAGED.c, _CURRENT.c, _AUDIT.c
-    now = utcnow()
+    s, c = _STAGED.c, _CURRENT.c
+    now = literal(utcnow(), UtcDateTime())
     same_pair = and_(
         c.model_name == model_name, c.query_id == s.query_id, c.candidate_id == s.candidate_id
     )
@@ -117,31 +118,29 @@ def _move_staged(session: Any, job_id: int, model_name: str) -> int:
         insert(_AUDIT).from_select(
             _AUDIT_COLUMNS,
             select(c.id, literal(job_id), null(), s.score, s.source, s.model_sha256,
-                   c.score, c.source, c.model_sha256, literal(now, UtcDateTime()))
+                   c.score, c.source, c.model_sha256, now)
             .select_from(_STAGED.join(_CURRENT, same_pair))
             .where(mine),
         )
     )  # fmt: skip
-    session.execute(
-        update(_CURRENT)
-        .where(same_pair, mine)
-        .values(score=s.score, source=s.source, model_sha256=s.model_sha256, job_id=job_id,
-                input_job_id=job_id, row_index=s.row_index, updated_at=now)
-    )  # fmt: skip
     fresh = select(literal(model_name), s.query_id, s.candidate_id, s.score, s.source,
-                   s.model_sha256, literal(job_id), literal(job_id), s.row_index,
-                   literal(now, UtcDateTime())).where(
+                   s.model_sha256, literal(job_id), literal(job_id), s.row_index, now).where(
         mine, ~select(c.id).where(same_pair).exists()
     )  # fmt: skip
     session.execute(insert(_CURRENT).from_select(_CURRENT_COLUMNS, fresh))
-    audited = select(a.id).where(a.current_id == c.id, a.job_id == job_id).exists()
     session.execute(
         insert(_AUDIT).from_select(
             _AUDIT_COLUMNS,
             select(c.id, literal(job_id), null(), c.score, c.source, c.model_sha256,
-                   null(), null(), null(), literal(now, UtcDateTime()))
-            .where(c.model_name == model_name, c.input_job_id == job_id, ~audited),
+                   null(), null(), null(), now)
+            .where(c.model_name == model_name, c.input_job_id == job_id),
         )
+    )  # fmt: skip
+    session.execute(
+        update(_CURRENT)
+        .where(same_pair, mine, c.input_job_id != job_id)
+        .values(score=s.score, source=s.source, model_sha256=s.model_sha256, job_id=job_id,
+                input_job_id=job_id, row_index=s.row_index, updated_at=now)
     )  # fmt: skip
     stored = session.scalar(select(func.count()).select_from(_STAGED).where(mine))
     session.execute(delete(_STAGED).where(mine))
