@@ -73,6 +73,8 @@ def cmd_setup(args: argparse.Namespace) -> None:
     """Register both models (once) and compile them into the serving cache."""
     if not (HOME / "registry.sqlite").exists() and not list(HOME.glob("*.db")):
         cmd_register(args)
+        for name in MODELS:  # e2e scores the plain name, i.e. NAME@production
+            _serve("promote", f"bench-{name}")
     objects = _objects()
     for name in args.models:
         served = _serve("compile", f"bench-{name}", "--json", threads=2)
