@@ -111,20 +111,22 @@ def _peer(name: str, data: Path, obj: str | None, threads: int) -> Timed:
     return _timed(command + (["--object", obj] if obj else []))
 
 
-def _raw(name: str, matrix: Any, obj: str, threads: int) -> dict[str, Timed]:
+def _raw(name: str, matrix: Any, obj: str, threads: int, backends: list[str]) -> dict[str, Timed]:
     import lightgbm as lgb
     import lleaves
 
-    booster = lgb.Booster(model_file=OUT / f"model_{name}.txt")
-    start, cpu = time.perf_counter(), time.process_time()
-    booster.predict(matrix, num_threads=threads)
-    raw = Timed(time.perf_counter() - start, time.process_time() - cpu)
+    got = {}
+    if "lightgbm" in backends:
+        booster = lgb.Booster(model_file=OUT / f"model_{name}.txt")
+        start, cpu = time.perf_counter(), time.process_time()
+        booster.predict(matrix, num_threads=threads)
+        got["raw_lgb"] = Timed(time.perf_counter() - start, time.process_time() - cpu)
     model = lleaves.Model(model_file=str(OUT / f"model_{name}.txt"))
     model.compile(cache=obj)
     start, cpu = time.perf_counter(), time.process_time()
     model.predict(matrix, n_jobs=threads)
-    return {"raw_lgb": raw, "raw_lleaves": Timed(time.perf_counter() - start,
-                                                 time.process_time() - cpu)}  # fmt: skip
+    got["raw_lleaves"] = Timed(time.perf_counter() - start, time.process_time() - cpu)
+    return got
 
 
 def cmd_e2e(args: argparse.Namespace) -> None:
@@ -138,11 +140,12 @@ def cmd_e2e(args: argparse.Namespace) -> None:
         "tessera_lightgbm": lambda n: _tessera(n, data, "lightgbm", args.threads),
         "peer_lightgbm": lambda n: _peer(n, data, None, args.threads),
     }
+    runs = {k: v for k, v in runs.items() if k.endswith(tuple(args.backends))}
     rows: dict[str, list[dict[str, Timed]]] = {}
     for rep in range(args.reps):
         for name in args.models:
-            got = _raw(name, matrix, objects[name], args.threads)
-            order = list(runs)[rep % 4 :] + list(runs)[: rep % 4]
+            got = _raw(name, matrix, objects[name], args.threads, args.backends)
+            order = list(runs)[rep % len(runs) :] + list(runs)[: rep % len(runs)]
             for key in order:
                 got[key] = runs[key](name)
             rows.setdefault(name, []).append(got)
@@ -168,7 +171,9 @@ def _summarise(name: str, reps: list[dict[str, Timed]], args: argparse.Namespace
     for a, b in (("tessera_compiled", "peer_compiled"), ("tessera_lightgbm", "peer_lightgbm"),
                  ("tessera_compiled", "raw_lgb"), ("tessera_lightgbm", "raw_lgb"),
                  ("peer_compiled", "raw_lleaves"), ("peer_lightgbm", "raw_lgb")):  # fmt: skip
-        print(f"  {a} / {b}: cpu {_ratio(reps, a, b, 'cpu')}  wall {_ratio(reps, a, b, 'wall')}")
+        if a in reps[0] and b in reps[0]:
+            cpu, wall = _ratio(reps, a, b, "cpu"), _ratio(reps, a, b, "wall")
+            print(f"  {a} / {b}: cpu {cpu}  wall {wall}")
     print(flush=True)
 
 
@@ -298,6 +303,8 @@ def main() -> None:
     e2e.add_argument("--reps", type=int, default=3)
     e2e.add_argument("--threads", type=int, default=2)
     e2e.add_argument("--input-hash-cache", choices=("on", "off"), default="on")
+    e2e.add_argument("--backends", nargs="+", choices=("compiled", "lightgbm"),
+                     default=["compiled", "lightgbm"])  # fmt: skip
     e2e.set_defaults(func=cmd_e2e)
     startup = sub.add_parser("startup")
     startup.add_argument("--reps", type=int, default=5)

@@ -102,6 +102,10 @@ class InputHash:
         self.cached = sha
         return sha
 
+    def cancel(self) -> None:
+        """Stop hashing in the background (the job failed; its input hash is not needed)."""
+        self._stop.set()
+
     def verify(self) -> None:
         """Refuse an input whose identity changed since the job began (its hash would lie)."""
         if not identity_of(self.path).same_file_state(self.identity):

@@ -224,6 +224,8 @@ def _score_job(
             on_complete=lambda result: _complete(run, result, hashing, identity, input_path),
         )
     except Exception as exc:
+        if hashing is not None:
+            hashing.cancel()
         run.fail(exc, hashing.cached if hashing is not None else None)
         raise
     if stored_input is not None:  # published: the job finished in that transaction
