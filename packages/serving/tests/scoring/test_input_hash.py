@@ -83,6 +83,14 @@ def test_a_file_changed_during_the_job_is_refused(tmp_path: Path, quiet_margin: 
         hashing.result()
     assert not list(cache.glob("*.json"))
 
+    time.sleep(2 * QUIET_NS / 1e9)
+    InputHash(path, cache).result()
+    remembered = InputHash(path, cache)
+    assert remembered.cached == _sha(path)
+    _rewrite_in_place(path, b"d" * 1_000_000)  # while that job scores: its hash is stale
+    with pytest.raises(ScoringError, match="changed while the job read it"):
+        remembered.result()
+
 
 def test_the_cache_can_be_switched_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert cache_dir_for(tmp_path) == tmp_path / "input-hashes"

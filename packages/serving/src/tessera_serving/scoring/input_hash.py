@@ -84,6 +84,7 @@ class InputHash:
     def result(self) -> str:
         """The sha256 of the input's bytes; the job's thread hashes what the idle one has not."""
         if self.cached is not None:
+            self.verify()  # a remembered hash is true only of the bytes as they were
             return self.cached
         self._stop.set()
         with self._lock:
