@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -21,7 +22,9 @@ from tessera_serving.registry import Registry
 from tessera_serving.scoring import input_hash_cache
 from tessera_serving.scoring.input_hash import CACHE_ENV, InputHash, cache_dir_for
 from tessera_serving.scoring.jobs import get_job
+from tessera_serving.scoring.readback import list_jobs
 from tessera_serving.scoring.score_job import ScoreOptions, run_score_job
+from tessera_serving.testhooks import PAUSE_AT_ENV, PAUSE_FILE_ENV, RELEASE_FILE_ENV
 
 from .conftest import Booster, register, write_candidates
 
@@ -143,3 +146,40 @@ def test_a_job_records_the_hash_of_the_bytes_it_scored(
     assert shas[0] == shas[1] != shas[2]
     cache = cache_dir_for(sqlite_registry.config.state_dir)
     assert cache is not None and len(list(cache.glob("*.json"))) == 2
+
+
+def test_a_job_whose_input_changes_before_its_output_is_in_place_fails_cleanly(
+    sqlite_registry: Registry,
+    tmp_path: Path,
+    table: pa.Table,
+    booster: Booster,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every row scored, the output not yet renamed: the input is edited in place, mtime kept."""
+    register(sqlite_registry, booster)
+    path, other_bytes = _same_size_files(table, tmp_path)
+    paused, release = tmp_path / "paused", tmp_path / "release"
+    monkeypatch.setenv(PAUSE_AT_ENV, "score.output.before_rename")
+    monkeypatch.setenv(PAUSE_FILE_ENV, str(paused))
+    monkeypatch.setenv(RELEASE_FILE_ENV, str(release))
+    out = tmp_path / "out.parquet"
+    failures: list[BaseException] = []
+
+    def job() -> None:
+        try:
+            run_score_job(sqlite_registry, "rr", path, out, ScoreOptions(backend="lightgbm"))
+        except ScoringError as exc:
+            failures.append(exc)
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    deadline = time.monotonic() + 120
+    while not paused.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    _rewrite_in_place(path, other_bytes)
+    release.touch()
+    worker.join(120)
+    assert len(failures) == 1 and "changed while the job read it" in str(failures[0])
+    assert not out.exists() and not list(tmp_path.glob(".out.parquet.tmp-*"))
+    (row,) = list_jobs(sqlite_registry)
+    assert row["status"] == "failed" and "changed while the job read it" in row["error"]
