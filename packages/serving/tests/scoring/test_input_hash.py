@@ -148,7 +148,9 @@ def test_a_job_records_the_hash_of_the_bytes_it_scored(
     assert cache is not None and len(list(cache.glob("*.json"))) == 2
 
 
+@pytest.mark.parametrize("store", [False, True])
 def test_a_job_whose_input_changes_before_its_output_is_in_place_fails_cleanly(
+    store: bool,
     sqlite_registry: Registry,
     tmp_path: Path,
     table: pa.Table,
@@ -167,7 +169,8 @@ def test_a_job_whose_input_changes_before_its_output_is_in_place_fails_cleanly(
 
     def job() -> None:
         try:
-            run_score_job(sqlite_registry, "rr", path, out, ScoreOptions(backend="lightgbm"))
+            options = ScoreOptions(backend="lightgbm", store=store)
+            run_score_job(sqlite_registry, "rr", path, out, options)
         except ScoringError as exc:
             failures.append(exc)
 
