@@ -156,10 +156,14 @@ def test_a_job_whose_input_changes_before_its_output_is_in_place_fails_cleanly(
     table: pa.Table,
     booster: Booster,
     monkeypatch: pytest.MonkeyPatch,
+    quiet_margin: None,
 ) -> None:
     """Every row scored, the output not yet renamed: the input is edited in place, mtime kept."""
     register(sqlite_registry, booster)
     path, other_bytes = _same_size_files(table, tmp_path)
+    time.sleep(2 * QUIET_NS / 1e9)
+    options = ScoreOptions(backend="lightgbm", store=store)
+    run_score_job(sqlite_registry, "rr", path, tmp_path / "first.parquet", options)  # remembered
     paused, release = tmp_path / "paused", tmp_path / "release"
     monkeypatch.setenv(PAUSE_AT_ENV, "score.output.before_rename")
     monkeypatch.setenv(PAUSE_FILE_ENV, str(paused))
@@ -169,7 +173,6 @@ def test_a_job_whose_input_changes_before_its_output_is_in_place_fails_cleanly(
 
     def job() -> None:
         try:
-            options = ScoreOptions(backend="lightgbm", store=store)
             run_score_job(sqlite_registry, "rr", path, out, options)
         except ScoringError as exc:
             failures.append(exc)
@@ -184,5 +187,7 @@ def test_a_job_whose_input_changes_before_its_output_is_in_place_fails_cleanly(
     worker.join(120)
     assert len(failures) == 1 and "changed while the job read it" in str(failures[0])
     assert not out.exists() and not list(tmp_path.glob(".out.parquet.tmp-*"))
-    (row,) = list_jobs(sqlite_registry)
+    row = list_jobs(sqlite_registry)[0]  # newest first
     assert row["status"] == "failed" and "changed while the job read it" in row["error"]
+    if not store:  # no hash is recorded for bytes that are no longer there
+        assert get_job(sqlite_registry, row["id"])["input_sha256"] is None

@@ -103,9 +103,16 @@ class InputHash:
         self.cached = sha
         return sha
 
-    def cancel(self) -> None:
-        """Stop hashing in the background (the job failed; its input hash is not needed)."""
+    def cancel(self) -> str | None:
+        """Stop hashing (the job failed); the hash if already known and still true, else None."""
         self._stop.set()
+        if self.cached is None:
+            return None
+        try:
+            self.verify()
+        except ScoringError:
+            return None
+        return self.cached
 
     def verify(self) -> None:
         """Refuse an input whose identity changed since the job began (its hash would lie)."""

@@ -20,6 +20,7 @@ from tessera_serving.registry import Registry
 from tessera_serving.scoring import events as ev
 from tessera_serving.scoring.guard import FeatureSchema, ModelCell
 from tessera_serving.scoring.input_hash import InputHash, cache_dir_for, identity_of
+from tessera_serving.scoring.input_hash_cache import FileIdentity
 from tessera_serving.scoring.jobs import JobEventRecorder, create_job, finish_job, update_job
 from tessera_serving.scoring.liveness import Heartbeat
 from tessera_serving.scoring.model_ref import (
@@ -224,9 +225,7 @@ def _score_job(
             on_complete=lambda result: _complete(run, result, hashing, identity, input_path),
         )
     except Exception as exc:
-        if hashing is not None:
-            hashing.cancel()
-        run.fail(exc, hashing.cached if hashing is not None else None)
+        run.fail(exc, hashing.cancel() if hashing is not None else None)
         raise
     if stored_input is not None:  # published: the job finished in that transaction
         final_sha = stored_input[0]
@@ -238,7 +237,11 @@ def _score_job(
 
 
 def _complete(
-    run: _JobRun, result: FileResult, hashing: InputHash | None, identity: Any, path: Path
+    run: _JobRun,
+    result: FileResult,
+    hashing: InputHash | None,
+    identity: FileIdentity,
+    path: Path,
 ) -> None:
     """Before the output counts: the input's hash, and proof the scored bytes are the hashed."""
     if hashing is not None:
