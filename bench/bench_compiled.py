@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -170,14 +171,14 @@ def _write_run(name: str, model_path: Path) -> Path:
     text = model_path.read_text()
     schema = {"bench": FEATURES}
     trees = sum(1 for line in text.splitlines() if line.startswith("Tree="))
+    seed = int(re.search(r"^\[seed: (\d+)\]$", text, re.MULTILINE)[1])  # type: ignore[index]
     record = make_record(name, text, feature_schema=schema, feature_names=FEATURES,
-                         num_trees=trees, seed=7)  # fmt: skip
+                         num_trees=trees, seed=seed)  # fmt: skip
     run_dir = OUT / "runs" / name
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "model.txt").write_text(text)
-    (run_dir / "spec.yaml").write_text(
-        spec_yaml_text(name, schema, "lambdarank", seed=7, num_boost_round=trees)
-    )
+    spec = spec_yaml_text(name, schema, "lambdarank", seed=seed, num_boost_round=trees)
+    (run_dir / "spec.yaml").write_text(spec)
     (run_dir / "run.json").write_text(to_json_text(record))
     return run_dir
 

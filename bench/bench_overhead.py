@@ -5,6 +5,7 @@
     uv run python bench/bench_overhead.py e2e --rows 300000 --reps 3
     uv run python bench/bench_overhead.py startup --reps 5
     uv run python bench/bench_overhead.py profile --model big --rows 300000
+    uv run python bench/bench_overhead.py hash --model big --rows 2000000 --reps 2
 
 ``e2e``: per repetition and model, raw ``Booster.predict`` on the loaded matrix (in this
 process), raw lleaves ``predict`` on it, then four subprocesses in a rotating order:
@@ -12,6 +13,12 @@ process), raw lleaves ``predict`` on it, then four subprocesses in a rotating or
 receipts all on) and ``bench/peer_pipeline.py`` (lleaves on the same cached object, and
 LightGBM). CPU = user+sys of each child (GNU time), wall beside it; ratios are taken
 within a repetition, medians over repetitions. Threads 2, OMP_WAIT_POLICY=passive.
+Tessera reuses the input's hash by file identity after its first run; ``--input-hash-cache
+off`` makes every Tessera run hash the input again (in idle time, finished after scoring).
+
+``hash``: lleaves ``predict`` (2 threads) on the loaded matrix alone, beside a
+normal-priority thread hashing the input file (the old side thread), and beside Tessera's
+``InputHash`` (idle priority, finished by the caller after predict); rotating order.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_compiled import HOME, MODELS, OUT, _matrix, _serve, cmd_register
 
 PEER = Path(__file__).resolve().parent / "peer_pipeline.py"
+HASH_CACHE = ["on"]  # e2e --input-hash-cache
 
 
 class Timed(NamedTuple):
@@ -44,6 +52,7 @@ class Timed(NamedTuple):
 
 def _env() -> dict[str, str]:
     env = dict(os.environ, TESSERA_HOME=str(HOME), PYTHONPYCACHEPREFIX=str(OUT / "pycache"))
+    env["TESSERA_INPUT_HASH_CACHE"] = HASH_CACHE[0]
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
@@ -73,6 +82,8 @@ def cmd_setup(args: argparse.Namespace) -> None:
     """Register both models (once) and compile them into the serving cache."""
     if not (HOME / "registry.sqlite").exists() and not list(HOME.glob("*.db")):
         cmd_register(args)
+        for name in MODELS:  # e2e scores the plain name, i.e. NAME@production
+            _serve("promote", f"bench-{name}")
     objects = _objects()
     for name in args.models:
         served = _serve("compile", f"bench-{name}", "--json", threads=2)
@@ -100,23 +111,26 @@ def _peer(name: str, data: Path, obj: str | None, threads: int) -> Timed:
     return _timed(command + (["--object", obj] if obj else []))
 
 
-def _raw(name: str, matrix: Any, obj: str, threads: int) -> dict[str, Timed]:
+def _raw(name: str, matrix: Any, obj: str, threads: int, backends: list[str]) -> dict[str, Timed]:
     import lightgbm as lgb
     import lleaves
 
-    booster = lgb.Booster(model_file=OUT / f"model_{name}.txt")
-    start, cpu = time.perf_counter(), time.process_time()
-    booster.predict(matrix, num_threads=threads)
-    raw = Timed(time.perf_counter() - start, time.process_time() - cpu)
+    got = {}
+    if "lightgbm" in backends:
+        booster = lgb.Booster(model_file=OUT / f"model_{name}.txt")
+        start, cpu = time.perf_counter(), time.process_time()
+        booster.predict(matrix, num_threads=threads)
+        got["raw_lgb"] = Timed(time.perf_counter() - start, time.process_time() - cpu)
     model = lleaves.Model(model_file=str(OUT / f"model_{name}.txt"))
     model.compile(cache=obj)
     start, cpu = time.perf_counter(), time.process_time()
     model.predict(matrix, n_jobs=threads)
-    return {"raw_lgb": raw, "raw_lleaves": Timed(time.perf_counter() - start,
-                                                 time.process_time() - cpu)}  # fmt: skip
+    got["raw_lleaves"] = Timed(time.perf_counter() - start, time.process_time() - cpu)
+    return got
 
 
 def cmd_e2e(args: argparse.Namespace) -> None:
+    HASH_CACHE[0] = args.input_hash_cache
     data = OUT / f"candidates_{args.rows}.parquet"
     matrix = _matrix(data)
     objects = _objects()
@@ -126,11 +140,12 @@ def cmd_e2e(args: argparse.Namespace) -> None:
         "tessera_lightgbm": lambda n: _tessera(n, data, "lightgbm", args.threads),
         "peer_lightgbm": lambda n: _peer(n, data, None, args.threads),
     }
+    runs = {k: v for k, v in runs.items() if k.endswith(tuple(args.backends))}
     rows: dict[str, list[dict[str, Timed]]] = {}
     for rep in range(args.reps):
         for name in args.models:
-            got = _raw(name, matrix, objects[name], args.threads)
-            order = list(runs)[rep % 4 :] + list(runs)[: rep % 4]
+            got = _raw(name, matrix, objects[name], args.threads, args.backends)
+            order = list(runs)[rep % len(runs) :] + list(runs)[: rep % len(runs)]
             for key in order:
                 got[key] = runs[key](name)
             rows.setdefault(name, []).append(got)
@@ -149,13 +164,16 @@ def _summarise(name: str, reps: list[dict[str, Timed]], args: argparse.Namespace
     med = {k: Timed(*(statistics.median(getattr(r[k], f) for r in reps) for f in Timed._fields))
            for k in reps[0]}  # fmt: skip
     print(f"MEDIAN {name} rows={args.rows} reps={len(reps)} threads={args.threads} "
-          f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")  # fmt: skip
+          f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']} "
+          f"input-hash-cache={args.input_hash_cache}")  # fmt: skip
     for key, value in med.items():
         print(f"  {key:18s} wall {value.wall:7.2f} s   cpu {value.cpu:7.2f} s")
     for a, b in (("tessera_compiled", "peer_compiled"), ("tessera_lightgbm", "peer_lightgbm"),
                  ("tessera_compiled", "raw_lgb"), ("tessera_lightgbm", "raw_lgb"),
                  ("peer_compiled", "raw_lleaves"), ("peer_lightgbm", "raw_lgb")):  # fmt: skip
-        print(f"  {a} / {b}: cpu {_ratio(reps, a, b, 'cpu')}  wall {_ratio(reps, a, b, 'wall')}")
+        if a in reps[0] and b in reps[0]:
+            cpu, wall = _ratio(reps, a, b, "cpu"), _ratio(reps, a, b, "wall")
+            print(f"  {a} / {b}: cpu {cpu}  wall {wall}")
     print(flush=True)
 
 
@@ -221,6 +239,58 @@ def cmd_profile(args: argparse.Namespace) -> None:
     stats.sort_stats("cumulative").print_stats(args.lines)
 
 
+def _predict_beside(model: Any, matrix: Any, mode: str, path: Path) -> dict[str, float]:
+    """One 2-thread predict, alone or beside a hash of ``path``; wall, process CPU, hash."""
+    import threading
+
+    from tessera_serving.scoring.input_hash import InputHash
+    from tessera_serving.scoring.score_job import file_sha256
+
+    side = threading.Thread(target=file_sha256, args=(path,))
+    idle = None
+    start, cpu = time.perf_counter(), time.process_time()
+    if mode == "side thread":
+        side.start()
+    elif mode == "idle InputHash":
+        idle = InputHash(path, None)
+    model.predict(matrix, n_jobs=2)
+    got = {"predict_wall": time.perf_counter() - start}
+    if idle is not None:
+        got["hashed_during_predict"] = idle._checkpoint[0] / path.stat().st_size
+        finish = time.perf_counter()
+        idle.result()
+        got["finish_after_predict"] = time.perf_counter() - finish
+    if mode == "side thread":
+        side.join()
+    got["total_wall"] = time.perf_counter() - start
+    got["process_cpu"] = time.process_time() - cpu
+    return got
+
+
+def cmd_hash(args: argparse.Namespace) -> None:
+    """Does hashing the input slow a 2-thread predict? Alone / side thread / idle InputHash."""
+    import lleaves
+
+    data = OUT / f"candidates_{args.rows}.parquet"
+    matrix = _matrix(data)
+    model = lleaves.Model(model_file=str(OUT / f"model_{args.model}.txt"))
+    model.compile(cache=_objects()[args.model])
+    modes = ["alone", "side thread", "idle InputHash"]
+    got: dict[str, list[dict[str, float]]] = {m: [] for m in modes}
+    for rep in range(args.reps):
+        for mode in modes[rep % 3 :] + modes[: rep % 3]:
+            got[mode].append(_predict_beside(model, matrix, mode, data))
+            text = " ".join(f"{k}={v:.3f}" for k, v in got[mode][-1].items())
+            print(f"rep {rep} {mode:15s} load1={os.getloadavg()[0]:.1f} {text}", flush=True)
+    print(f"MEDIAN {args.model} rows={args.rows} ({data.stat().st_size / 1e6:.0f} MB hashed) "
+          f"threads=2 OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")  # fmt: skip
+    base = statistics.median(r["predict_wall"] for r in got["alone"])
+    for mode, reps in got.items():
+        med = {k: statistics.median(r[k] for r in reps) for k in reps[0]}
+        text = " ".join(f"{k}={v:.3f}" for k, v in med.items())
+        print(f"  {mode:15s} predict wall / alone {med['predict_wall'] / base:.3f}  {text}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -232,6 +302,9 @@ def main() -> None:
     e2e.add_argument("--rows", type=int, default=300_000)
     e2e.add_argument("--reps", type=int, default=3)
     e2e.add_argument("--threads", type=int, default=2)
+    e2e.add_argument("--input-hash-cache", choices=("on", "off"), default="on")
+    e2e.add_argument("--backends", nargs="+", choices=("compiled", "lightgbm"),
+                     default=["compiled", "lightgbm"])  # fmt: skip
     e2e.set_defaults(func=cmd_e2e)
     startup = sub.add_parser("startup")
     startup.add_argument("--reps", type=int, default=5)
@@ -243,6 +316,11 @@ def main() -> None:
     prof.add_argument("--backend", default="compiled")
     prof.add_argument("--lines", type=int, default=60)
     prof.set_defaults(func=cmd_profile)
+    hashing = sub.add_parser("hash")
+    hashing.add_argument("--model", default="big")
+    hashing.add_argument("--rows", type=int, default=2_000_000)
+    hashing.add_argument("--reps", type=int, default=2)
+    hashing.set_defaults(func=cmd_hash)
     args = parser.parse_args()
     args.func(args)
 

@@ -10,10 +10,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from tessera_serving.errors import ScoringError
 from tessera_serving.scoring import events as ev
 from tessera_serving.scoring.scorer import ScoreStats, score_batches
 
-from .conftest import FEATURE_SCHEMA, SCHEMA_SHA, Booster, make_booster, scoring_model
+from .conftest import (
+    FEATURE_SCHEMA,
+    SCHEMA_SHA,
+    Booster,
+    candidates_table,
+    make_booster,
+    scoring_model,
+)
 
 
 def run(
@@ -263,3 +271,26 @@ def test_rank_order_is_lexsort_with_ties_and_nans(n: int, groups: int) -> None:
     score[rng.random(n) < 0.1] = np.nan
     group = np.sort(rng.integers(0, groups, n)).astype(np.int64)
     assert np.array_equal(rank_order(score, group), np.lexsort((-score, group)))
+
+
+@pytest.mark.parametrize("string_ids", [True, False])
+@pytest.mark.parametrize("batch_size", [7, 64, 10_000])
+def test_a_query_that_comes_back_is_refused_naming_both_row_ranges(
+    booster: Booster, string_ids: bool, batch_size: int
+) -> None:
+    """Sorted ids up to the repeat (the fast path), then one earlier query again."""
+    table = with_schema(candidates_table(n_queries=30, string_ids=string_ids))
+    qids = table.column("query_id").to_pylist()
+    first = qids.index(qids[40])  # the query holding row 40
+    last = len(qids) - 1 - qids[::-1].index(qids[40])
+    again = pa.concat_tables([table, table.slice(first, 2)])
+    model = scoring_model({booster.cell(): booster})
+    message = (
+        rf"rows of query {qids[40]!r} are not contiguous: rows {first}-{last} and again "
+        rf"from row {len(qids)} "
+    )
+    with pytest.raises(ScoringError, match=message):
+        run(model, again, batch_size=batch_size)
+    descending = pa.concat_tables([table.slice(first), table.slice(0, first)])
+    out, _, _ = run(model, descending, batch_size=batch_size)  # not sorted, but contiguous
+    assert out.column("query_id").to_pylist() == descending.column("query_id").to_pylist()

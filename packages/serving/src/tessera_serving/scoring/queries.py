@@ -20,24 +20,58 @@ from tessera_serving.errors import ScoringError
 
 
 class QueryRuns:
-    """The row range of each query seen so far; a query id seen again is an error."""
+    """The row range of each query seen so far; a query id seen again is an error.
+
+    While ids only increase (the usual sorted input) no id can come back, so the runs are
+    kept as arrays and checked with one vectorised comparison per batch; the per-query
+    dictionary is built only once an id is not larger than the one before.
+    """
 
     def __init__(self) -> None:
-        self._seen: dict[Any, tuple[int, int]] = {}
+        self._seen: dict[Any, tuple[int, int]] | None = None
+        self._ids: list[pa.Array[Any]] = []
+        self._ranges: list[npt.NDArray[np.int64]] = []
 
     def add(self, qid: pa.Array[Any], starts: npt.NDArray[np.int64], first_row: int) -> None:
         """Record the queries of ``qid`` (starting at ``starts``); ``first_row`` is its offset."""
-        ids = qid.take(starts).to_pylist()
-        ends = [*starts[1:].tolist(), len(qid)]
-        for query, start, end in zip(ids, starts.tolist(), ends, strict=True):
-            earlier = self._seen.get(query)
+        ids = qid.take(starts)
+        ranges = np.empty((len(starts), 2), dtype=np.int64)
+        ranges[:, 0] = starts + first_row
+        ranges[:-1, 1] = starts[1:] + first_row - 1
+        ranges[-1:, 1] = first_row + len(qid) - 1
+        if self._seen is None and self._increasing(ids):
+            self._ids.append(ids)
+            self._ranges.append(ranges)
+            return
+        seen = self._dictionary()
+        for query, (start, end) in zip(ids.to_pylist(), ranges.tolist(), strict=True):
+            earlier = seen.get(query)
             if earlier is not None:
                 raise ScoringError(
                     f"input: the rows of query {query!r} are not contiguous: rows "
-                    f"{earlier[0]}-{earlier[1]} and again from row {first_row + start} "
+                    f"{earlier[0]}-{earlier[1]} and again from row {start} "
                     "(0-based); group each query's rows together (e.g. sort by query_id)"
                 )
-            self._seen[query] = (first_row + start, first_row + end - 1)
+            seen[query] = (start, end)
+
+    def _increasing(self, ids: pa.Array[Any]) -> bool:
+        """Every id larger than the one before, including the last id already recorded."""
+        if self._ids:
+            ids = pa.concat_arrays([self._ids[-1].slice(len(self._ids[-1]) - 1), ids])
+        if len(ids) < 2:
+            return True
+        try:
+            return bool(pc.all(pc.less(ids.slice(0, len(ids) - 1), ids.slice(1))).as_py())
+        except pa.ArrowNotImplementedError:  # a type without an order: check id by id
+            return False
+
+    def _dictionary(self) -> dict[Any, tuple[int, int]]:
+        if self._seen is None:
+            self._seen = {}
+            for ids, ranges in zip(self._ids, self._ranges, strict=True):
+                self._seen.update(zip(ids.to_pylist(), map(tuple, ranges.tolist()), strict=True))
+            self._ids, self._ranges = [], []
+        return self._seen
 
 
 @dataclass

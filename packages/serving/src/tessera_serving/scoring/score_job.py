@@ -9,9 +9,7 @@ its rerun writes exactly one audit row per score.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,8 @@ from tessera_serving.errors import ScoringError
 from tessera_serving.registry import Registry
 from tessera_serving.scoring import events as ev
 from tessera_serving.scoring.guard import FeatureSchema, ModelCell
+from tessera_serving.scoring.input_hash import InputHash, cache_dir_for, identity_of
+from tessera_serving.scoring.input_hash_cache import FileIdentity
 from tessera_serving.scoring.jobs import JobEventRecorder, create_job, finish_job, update_job
 from tessera_serving.scoring.liveness import Heartbeat
 from tessera_serving.scoring.model_ref import (
@@ -36,9 +36,6 @@ from tessera_serving.scoring.scorer import FALLBACK, RERANKER
 from tessera_serving.scoring.staging import discard, publish, stage_rows
 from tessera_serving.scoring.stored_scores import rows_from_batch
 from tessera_serving.testhooks import pause_point
-
-_HASHER: ThreadPoolExecutor | None = None
-_HASHER_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -67,15 +64,6 @@ class ScoreJobResult:
     @property
     def fallback_rows(self) -> int:
         return self.counts.get(FALLBACK, 0)
-
-
-def _hasher() -> ThreadPoolExecutor:
-    """The one input-hashing thread, created on first use: importing this module starts none."""
-    global _HASHER
-    with _HASHER_LOCK:
-        if _HASHER is None:
-            _HASHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tessera-input-hash")
-        return _HASHER
 
 
 def file_sha256(path: Path) -> str:
@@ -205,14 +193,16 @@ def _score_job(
     if not input_path.is_file():
         raise ScoringError(f"input {input_path}: no such file")
     check_output_path(output_path, input_path)
-    input_bytes = input_path.stat().st_size
     stored_input: tuple[str, str] | None = None
-    hashing: Future[str] | None = None
+    hashing: InputHash | None = None
     if options.store:  # storing hashes the input; don't read it once more
+        identity = identity_of(input_path)
         sha = registry.store.put_file(input_path)
         stored_input = (sha, registry.store.uri(sha))
-    else:  # hash beside the scoring (hashlib releases the GIL); the job gets it at the end
-        hashing = _hasher().submit(file_sha256, input_path)
+    else:  # cached by file identity, or hashed in idle time and finished after scoring
+        hashing = InputHash(input_path, cache_dir_for(registry.config.state_dir))
+        identity = hashing.identity
+    input_bytes = identity.size
     job_id = _open_job(registry, model_ref, cells, options, (input_path, output_path), stored_input)
     on_created(job_id)
     recorder = JobEventRecorder(registry, job_id)
@@ -232,11 +222,10 @@ def _score_job(
             events=recorder,
             batch_size=options.batch_size,
             on_batch=run.on_batch,
-            on_complete=run.on_complete,
+            on_complete=lambda result: _complete(run, result, hashing, identity, input_path),
         )
     except Exception as exc:
-        ok = hashing is not None and hashing.exception() is None
-        run.fail(exc, hashing.result() if hashing is not None and ok else None)
+        run.fail(exc, hashing.cancel() if hashing is not None else None)
         raise
     if stored_input is not None:  # published: the job finished in that transaction
         final_sha = stored_input[0]
@@ -245,3 +234,18 @@ def _score_job(
         update_job(registry, job_id, live_schema_sha=result.live_sha, input_sha256=final_sha)
         finish_job(registry, job_id, status="succeeded", rows=result.rows, counts=run.counts)
     return ScoreJobResult(job_id, result.rows, run.counts, recorder.events, final_sha, input_bytes)
+
+
+def _complete(
+    run: _JobRun,
+    result: FileResult,
+    hashing: InputHash | None,
+    identity: FileIdentity,
+    path: Path,
+) -> None:
+    """Before the output counts: the input's hash, and proof the scored bytes are the hashed."""
+    if hashing is not None:
+        hashing.result()  # finishes the hash and refuses an input that changed meanwhile
+    elif not identity_of(path).same_file_state(identity):
+        raise ScoringError(f"input {path} changed while the job read it; rerun once it is complete")
+    run.on_complete(result)
