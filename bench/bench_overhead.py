@@ -81,9 +81,7 @@ def _objects() -> dict[str, str]:
 def cmd_setup(args: argparse.Namespace) -> None:
     """Register both models (once) and compile them into the serving cache."""
     if not (HOME / "registry.sqlite").exists() and not list(HOME.glob("*.db")):
-        cmd_register(args)
-        for name in MODELS:  # e2e scores the plain name, i.e. NAME@production
-            _serve("promote", f"bench-{name}")
+        cmd_register(args)  # registers and promotes: e2e scores NAME, i.e. NAME@production
     objects = _objects()
     for name in args.models:
         served = _serve("compile", f"bench-{name}", "--json", threads=2)
