@@ -6,12 +6,13 @@
    single-process CLI on the concatenated file, interleaved; then a least-squares fit of
    ``time = fixed + rows / (workers * rate)`` over the Dask runs at two sizes.
 2. Re-score on PostgreSQL (``--only rescore``): ``--stored`` stored scores re-scored by 1, 2
-   and 3 concurrent ``tessera-serve rescore`` processes (500-row pages, each on a new model
-   version); rows/s of the whole sweep, the processes' CPU, and the single-process rows/s.
-   ``--only rescore-writes``: one process, in-process, ``--repeats`` interleaved pairs of
-   sweeps: a page as one statement (its scores as one JSON parameter) with an asynchronous
-   commit (now) vs. a read of what is left plus two array-bound statements with a
-   synchronous commit (before); wall, client CPU and rows/s of each.
+   and 3 concurrent ``tessera-serve rescore`` processes and by one process with 2 and 3
+   pages in flight (500-row pages, each on a new model version); rows/s of the whole sweep,
+   the processes' CPU, and the single-process rows/s. ``--only rescore-writes``: one
+   process, in-process, ``--repeats`` interleaved triples of sweeps: a page as one
+   statement (its scores as one JSON parameter) with an asynchronous commit (now), the same
+   with 2 pages in flight, and a read of what is left plus two array-bound statements with
+   a synchronous commit (before); wall, client CPU and rows/s of each.
 3. S3 store (moto on loopback, as in the tests) vs the local store: put/get throughput of
    8 MiB objects, and the start of a compiled scorer on a cache hit (fresh local cache dir,
    i.e. a new machine; and warm).
@@ -118,15 +119,17 @@ def _stored(
 
 
 def rescore(args: argparse.Namespace) -> dict[str, Any]:
-    """1, 2 and 3 concurrent ``tessera-serve rescore`` processes, each on a new version."""
+    """1, 2 and 3 concurrent ``tessera-serve rescore`` processes, and one process with 2 and
+    3 pages in flight, each on a new version."""
     home = OUT / "rescore"
     results: list[dict[str, Any]] = []
-    with _stored(args, home, 3) as (_, url, store_s):
+    shapes = ((1, 1), (1, 2), (1, 3), (2, 1), (3, 1))  # (processes, pages in flight each)
+    with _stored(args, home, len(shapes)) as (_, url, store_s):
         env = {**os.environ, "TESSERA_HOME": str(home), "TESSERA_DATABASE_URL": url,
                "TESSERA_ARTIFACTS_URL": str(home / "artifacts")}  # fmt: skip
-        for version, procs in zip((2, 3, 4), (1, 2, 3), strict=True):
+        for version, (procs, in_flight) in enumerate(shapes, start=2):
             cmd = [str(SERVE), "rescore", "--model", f"rr#{version}", "--backend", "lightgbm",
-                   "--threads", "1", "--json"]  # fmt: skip
+                   "--threads", "1", "--json", "--in-flight", str(in_flight)]  # fmt: skip
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             running = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
@@ -138,7 +141,8 @@ def rescore(args: argparse.Namespace) -> dict[str, Any]:
             rows = sum(o["rescored"] for o in outs)
             assert rows == args.stored, outs
             results.append(
-                {"processes": procs, "rows": rows, "wall": wall, "rows_per_s": rows / wall,
+                {"processes": procs, "in_flight": in_flight, "rows": rows, "wall": wall,
+                 "rows_per_s": rows / wall,
                  "client_cpu": cpu, "pages": [o["pages"] for o in outs],
                  "load_average": os.getloadavg()[0]}
             )  # fmt: skip
@@ -165,13 +169,13 @@ _ARRAYS_AUDIT = (
 )
 
 
-def _arrays_page(session: Any, postgres: bool, model: Any, result: Any, page: Any,
-                 output: Any) -> tuple[int, int]:  # fmt: skip
+def _arrays_page(session: Any, shared: Any, page: Any, output: Any) -> tuple[int, int]:
     """The page writes before: read what is left, then one array-bound UPDATE and one
     array-bound INSERT (every value encoded by the client), synchronous commit."""
     from tessera_serving.scoring import stored_scores
     from tessera_serving.scoring.scorer import RERANKER
 
+    model, result = shared.model, shared.result
     rows = stored_scores.rows_from_batch(output, page.first_row)
     scored = [r for r in rows if r.source == RERANKER]
     updates, audit = stored_scores.rescore_writes(
@@ -200,27 +204,28 @@ def rescore_writes(args: argparse.Namespace) -> dict[str, Any]:
     synchronous commit (before). The read's NOT EXISTS plan turns quadratic in the sweep's
     size once autovacuum has analysed the tables, so "before" varies with when that ran."""
     from tessera_serving.registry import open_registry
-    from tessera_serving.scoring import rescore as rescore_module
+    from tessera_serving.scoring import rescore_workers as workers
     from tessera_serving.scoring.rescore import run_rescore
 
-    now = (rescore_module.begin_page_pg, rescore_module._write_page)
+    now = (workers.begin_page_pg, workers._write_page)
     before = (lambda _session: None, _arrays_page)
     variants = {
-        "one statement, JSON page, async commit (now)": now,
-        "read + array statements, sync commit (before)": before,
+        "one statement, JSON page, async commit (now)": (*now, 1),
+        "the same, 2 pages in flight": (*now, 2),
+        "read + array statements, sync commit (before)": (*before, 1),
     }
     runs: list[dict[str, Any]] = []
-    with _stored(args, OUT / "rescore-writes", 2 * args.repeats) as (config, _, _store_s):
+    with _stored(args, OUT / "rescore-writes", 3 * args.repeats) as (config, _, _store_s):
         versions = iter(range(2, 100))
         try:
             with open_registry(config) as registry:
                 for _ in range(args.repeats):
-                    for name, (begin, write) in variants.items():
-                        rescore_module.begin_page_pg, rescore_module._write_page = begin, write
+                    for name, (begin, write, in_flight) in variants.items():
+                        workers.begin_page_pg, workers._write_page = begin, write
                         version = next(versions)
                         t0, c0 = time.perf_counter(), time.process_time()
                         done = run_rescore(registry, f"rr#{version}", backend="lightgbm",
-                                           num_threads=1)  # fmt: skip
+                                           num_threads=1, in_flight=in_flight)  # fmt: skip
                         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
                         assert done.rescored == args.stored
                         runs.append(
@@ -229,7 +234,7 @@ def rescore_writes(args: argparse.Namespace) -> dict[str, Any]:
                              "pages": done.pages, "load_average": os.getloadavg()[0]}
                         )  # fmt: skip
         finally:
-            rescore_module.begin_page_pg, rescore_module._write_page = now
+            workers.begin_page_pg, workers._write_page = now
     return {"runs": runs}
 
 

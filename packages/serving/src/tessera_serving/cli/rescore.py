@@ -57,6 +57,14 @@ def add_parser(subparsers: Any) -> None:
         help="slow this worker down: ROWS/s (e.g. 20000/s) or a pause between pages "
         "(e.g. 0.5s, 200ms); default: as fast as it goes",
     )
+    parser.add_argument(
+        "--in-flight",
+        type=int,
+        default=1,
+        metavar="N",
+        help="pages this process keeps in flight, one connection each, so the database "
+        "writes one page while the next is scored (PostgreSQL; default 1)",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     add_backend_arguments(parser)
     add_event_arguments(parser)
@@ -76,7 +84,7 @@ def _pace(value: str) -> Any:
 def _run(args: argparse.Namespace) -> int:
     from tessera_serving import open_registry, run_rescore
 
-    problem = positive_int_error(args, "page_size") or check_backend_flags(args)
+    problem = positive_int_error(args, "page_size", "in_flight") or check_backend_flags(args)
     if problem is not None:
         return usage_error(problem)
     api.configure(event_stream=sys.stderr, event_level=event_level(args))
@@ -90,6 +98,7 @@ def _run(args: argparse.Namespace) -> int:
             num_threads=args.threads,
             batch_size=args.batch_size,
             pace=args.pace,
+            in_flight=args.in_flight,
         )
     summary = {
         "job_id": result.job_id,

@@ -24,13 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tessera_serving.errors import ConfigurationError
 from tessera_serving.registry import Registry, utcnow
-from tessera_serving.registry.scale_tables import RescorePage
 from tessera_serving.registry.scoring_tables import (
     CurrentScore,
     RescoreSweep,
@@ -38,31 +36,26 @@ from tessera_serving.registry.scoring_tables import (
 )
 from tessera_serving.scoring import events as ev
 from tessera_serving.scoring.jobs import JobEventRecorder, create_job, finish_job
-from tessera_serving.scoring.liveness import Heartbeat
 from tessera_serving.scoring.model_ref import (
     explicit_version_event,
     registry_model,
     resolve_cells,
 )
 from tessera_serving.scoring.parquet_io import DEFAULT_BATCH_SIZE
-from tessera_serving.scoring.receipts import page_digest, record_rescored, rescoring_recorder
+from tessera_serving.scoring.receipts import record_rescored, rescoring_recorder
 from tessera_serving.scoring.rescore_inputs import SweepInputs
-from tessera_serving.scoring.rescore_page_pg import begin_page_pg, write_page_pg
 from tessera_serving.scoring.rescore_reasons import (
     superseded_jobs,
     sweep_writes,
     why_nothing_changed,
 )
-from tessera_serving.scoring.scorer import RERANKER, ScoringModel
-from tessera_serving.scoring.stored_scores import rescore_rows, rows_from_batch
+from tessera_serving.scoring.rescore_workers import check_in_flight, work_pages
 from tessera_serving.scoring.sweep_pages import (
     Pace,
-    claim_page,
     lock_sweep_key,
     pages_left,
     plan_pages,
 )
-from tessera_serving.testhooks import pause_point
 
 DEFAULT_PAGE_SIZE = 500
 
@@ -140,19 +133,22 @@ def run_rescore(
     batch_size: int = DEFAULT_BATCH_SIZE,
     pace: Pace | None = None,
     on_created: Callable[[int], None] | None = None,
+    in_flight: int = 1,
 ) -> RescoreResult:
     """Work on the sweep of ``model_ref``'s stored scores until no page is left
     (module docstring); several calls, in several processes, share one sweep.
 
     ``pace`` limits this worker's speed so a sweep beside live traffic leaves it the CPU
-    and the database; ``on_created`` gets the job id as soon as the row exists. Leaves a
+    and the database; ``in_flight`` pages at a time keeps the server busy while this
+    process scores (PostgreSQL, ``rescore_workers``); ``on_created`` gets the job id as soon
+    as the row exists. Leaves a
     ``rescoring`` receipt linked to the job (``scoring/receipts.py``).
     """
     rec, link = rescoring_recorder(registry, model_ref, jobs, page_size)
     with rec:
         result = _rescore(
             registry, model_ref, jobs, page_size, backend, num_threads, batch_size, pace,
-            on_created,
+            on_created, in_flight,
         )  # fmt: skip
         link(result.job_id)
         record_rescored(rec, registry, result.job_id, result.page_digests, result.unchanged)
@@ -169,7 +165,9 @@ def _rescore(
     batch_size: int,
     pace: Pace | None,
     on_created: Callable[[int], None] | None,
+    in_flight: int,
 ) -> RescoreResult:
+    check_in_flight(in_flight, registry.engine.dialect.name)
     if page_size < 1:
         raise ConfigurationError(f"page size must be an integer >= 1, got {page_size}")
     cells = resolve_cells(registry, model_ref)
@@ -208,7 +206,7 @@ def _rescore(
             model = registry_model(
                 registry, cells, backend=backend, num_threads=num_threads, sink=recorder
             )
-            _work(registry, model, inputs, result, recorder, pace)
+            work_pages(registry, model, inputs, result, recorder, pace, in_flight)
             inputs.close()
         except Exception as exc:
             finish_job(registry, job_id, status="failed", error=str(exc).splitlines()[0])
@@ -238,63 +236,3 @@ def _conclude(
         result.reasons = superseded_jobs(registry, name, job_filter) or result.reasons
     counts = {"rescored": result.rescored, "unchanged": result.unchanged, "pages": result.pages}
     finish_job(registry, job_id, status="succeeded", rows=result.rescored, counts=counts)
-
-
-def _work(
-    registry: Registry,
-    model: ScoringModel,
-    inputs: SweepInputs,
-    result: RescoreResult,
-    recorder: JobEventRecorder,
-    pace: Pace | None,
-) -> None:
-    """Claim, score and commit pages until none is left to claim."""
-    heartbeat = Heartbeat(registry, result.job_id)
-    postgres = registry.engine.dialect.name == "postgresql"
-    while True:
-        unprepared: int | None = None
-        with registry.transaction() as session:
-            if postgres:
-                begin_page_pg(session)
-            page = claim_page(session, result.sweep_id)
-            if page is None:
-                return
-            if page.input_job_id not in inputs.ready:
-                unprepared = page.input_job_id  # the guard records events: not inside a page
-            else:
-                plan, reader = inputs.ready[page.input_job_id]
-                output = plan.score_queries(reader.rows(page.first_row, page.end_row))
-                scored, written = _write_page(session, postgres, model, result, page, output)
-                result.pages += 1
-                heartbeat.beat(session)
-                pause_point(f"rescore.page.{result.pages}.before_commit")
-        if unprepared is not None:
-            inputs.prepare(unprepared, model, recorder)
-            continue
-        pause_point(f"rescore.page.{result.pages}.after_commit")
-        result.rescored += written
-        result.unchanged += output.num_rows - scored
-        result.not_current += scored - written
-        result.page_digests.append((page.input_job_id, page.first_row, *page_digest(output)))
-        if pace is not None:
-            pace.after_page(output.num_rows)
-
-
-def _write_page(
-    session: Session,
-    postgres: bool,
-    model: ScoringModel,
-    result: RescoreResult,
-    page: RescorePage,
-    output: pa.RecordBatch,
-) -> tuple[int, int]:
-    """Write a scored page's rows and mark it done; return (rows scored, rows written)."""
-    ids: dict[str, Any] = {"model_name": model.cells[0].name, "job_id": result.job_id,
-                           "sweep_id": result.sweep_id}  # fmt: skip
-    if postgres:
-        return write_page_pg(session, page, output, now=utcnow(), **ids)
-    scored = [r for r in rows_from_batch(output, page.first_row) if r.source == RERANKER]
-    written = rescore_rows(session, input_job_id=page.input_job_id, rows=scored, **ids)
-    page.status, page.job_id, page.rescored = "done", result.job_id, written
-    page.done_at = utcnow()
-    return len(scored), written

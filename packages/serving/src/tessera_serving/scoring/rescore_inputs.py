@@ -1,7 +1,7 @@
 """A rescoring worker's view of a sweep's inputs: each stored job's input file, fetched once.
 
-Each input gets a prepared scoring plan (the guard runs once per input, outside any page)
-and a forward reader of its rows.
+Each input gets a prepared scoring plan (the guard runs once per input, outside any page);
+each page loop reads its rows with its own forward reader.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class SweepInputs:
     def __init__(self, registry: Registry, tmp: Path, batch_size: int) -> None:
         self._registry, self._tmp, self._batch_size = registry, tmp, batch_size
         self._paths: dict[int, Path] = {}
-        self.ready: dict[int, tuple[ScoringPlan, ForwardRows]] = {}
+        self.ready: dict[int, ScoringPlan] = {}
 
     def path(self, source: ScoringJob) -> Path:
         if source.id not in self._paths:
@@ -49,8 +49,13 @@ class SweepInputs:
             events=sink,
             source=f"input {path}",
         )
-        self.ready[input_job_id] = (plan, ForwardRows(path, plan.columns, self._batch_size))
+        self.ready[input_job_id] = plan
+
+    def reader(self, input_job_id: int) -> ForwardRows:
+        """A new forward reader of a prepared input's rows (one per page loop: it has state)."""
+        return ForwardRows(self._paths[input_job_id], self.ready[input_job_id].columns,
+                           self._batch_size)  # fmt: skip
 
     def close(self) -> None:
-        for plan, _ in self.ready.values():
+        for plan in self.ready.values():
             plan.close()
