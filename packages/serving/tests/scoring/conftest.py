@@ -222,3 +222,17 @@ def register(
         session.add(row)
         session.flush()
         return int(row.id)
+
+
+def stored_for_rescore(registry: Registry, table: pa.Table, tmp_path: Path) -> tuple[Booster, int]:
+    """Model ``rr``: version 1 (production) stores ``table``'s scores with ``score --store``;
+    version 2 waits in staging to re-score them (``rr#2``). Returns (version 2, rows stored)."""
+    from tessera_serving.scoring.score_job import ScoreOptions, run_score_job
+
+    v1, v2 = make_booster(table), make_booster(table, rounds=6, seed=4)
+    register(registry, v1)
+    register(registry, v2, version=2, stage="staging")
+    path = write_candidates(tmp_path / "in.parquet", table)
+    options = ScoreOptions(backend="lightgbm", num_threads=1, store=True)
+    job = run_score_job(registry, "rr", path, tmp_path / "out.parquet", options)
+    return v2, int(job.counts["stored"])

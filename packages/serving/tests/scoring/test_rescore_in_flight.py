@@ -20,10 +20,9 @@ from tessera_serving.registry.engine import create_registry_engine
 from tessera_serving.registry.scale_tables import RescorePage
 from tessera_serving.registry.scoring_tables import ScoreAudit, ScoringJob
 from tessera_serving.scoring.rescore import run_rescore
-from tessera_serving.scoring.score_job import ScoreOptions, run_score_job
 from tessera_serving.testhooks import PAUSE_AT_ENV, PAUSE_FILE_ENV, RELEASE_FILE_ENV
 
-from .conftest import candidates_table, make_booster, register, write_candidates
+from .conftest import candidates_table, stored_for_rescore
 
 RESCORE = ("rescore", "--model", "rr#2", "--backend", "lightgbm", "--threads", "1", "--json")
 
@@ -36,14 +35,10 @@ def _stored(config: ServingConfig, tmp_path: Path, n_queries: int) -> tuple[int,
     finally:
         engine.dispose()
     table = candidates_table(n_queries=n_queries)
-    v1, v2 = make_booster(table), make_booster(table, rounds=6, seed=4)
     with open_registry(config) as registry:
-        register(registry, v1)
-        register(registry, v2, version=2, stage="staging")
-        path = write_candidates(tmp_path / "in.parquet", table)
-        options = ScoreOptions(backend="lightgbm", num_threads=1, store=True)
-        run_score_job(registry, "rr", path, tmp_path / "out.parquet", options)
-    return table.num_rows, v2.sha256
+        v2, stored = stored_for_rescore(registry, table, tmp_path)
+    assert stored == table.num_rows
+    return stored, v2.sha256
 
 
 def _pg_config(tmp_path: Path, url: str) -> ServingConfig:

@@ -27,11 +27,10 @@ from tessera_serving.registry import open_registry, upgrade
 from tessera_serving.registry.engine import create_registry_engine
 from tessera_serving.registry.scale_tables import RescorePage
 from tessera_serving.registry.scoring_tables import CurrentScore, ScoreAudit
-from tessera_serving.scoring.score_job import ScoreOptions, run_score_job
 from tessera_serving.scoring.sweep_pages import Pace
 from tessera_serving.testhooks import PAUSE_AT_ENV, PAUSE_FILE_ENV, RELEASE_FILE_ENV
 
-from .conftest import candidates_table, make_booster, register, write_candidates
+from .conftest import candidates_table, stored_for_rescore, write_candidates
 
 ROWS = 100_000
 RESCORE = ("rescore", "--model", "rr#2", "--backend", "lightgbm", "--threads", "1", "--json")
@@ -65,14 +64,9 @@ def test_three_rescore_processes_share_a_sweep_each_row_once(
 ) -> None:
     config = _config(tmp_path, postgres_url)
     table = candidates_table(n_queries=ROWS // 9 + 200).slice(0, ROWS)
-    v1, v2 = make_booster(table), make_booster(table, rounds=6, seed=4)
     with open_registry(config) as registry:
-        register(registry, v1)
-        register(registry, v2, version=2, stage="staging")
-        path = write_candidates(tmp_path / "in.parquet", table)
-        options = ScoreOptions(backend="lightgbm", num_threads=1, store=True)
-        stored = run_score_job(registry, "rr", path, tmp_path / "out.parquet", options)
-    assert stored.counts["stored"] == ROWS
+        v2, stored = stored_for_rescore(registry, table, tmp_path)
+    assert stored == ROWS
 
     cli = Cli(config, tmp_path)
     release = tmp_path / "release"
@@ -135,13 +129,8 @@ def test_three_rescore_processes_share_a_sweep_each_row_once(
 def test_a_killed_worker_page_goes_to_another_worker(postgres_url: str, tmp_path: Path) -> None:
     config = _config(tmp_path, postgres_url)
     table = candidates_table(n_queries=60)
-    v1, v2 = make_booster(table), make_booster(table, rounds=6, seed=4)
     with open_registry(config) as registry:
-        register(registry, v1)
-        register(registry, v2, version=2, stage="staging")
-        path = write_candidates(tmp_path / "in.parquet", table)
-        options = ScoreOptions(backend="lightgbm", num_threads=1, store=True)
-        run_score_job(registry, "rr", path, tmp_path / "out.parquet", options)
+        stored_for_rescore(registry, table, tmp_path)
     cli = Cli(config, tmp_path)
     marker = tmp_path / "parked"
     args = (*RESCORE, "--page-size", "50")
