@@ -15,9 +15,9 @@ from typing import Any, Self
 from sqlalchemy import select
 
 from tessera_serving.registry.engine import Registry
-from tessera_serving.registry.receipt_store import JobLink, serving_recorder
+from tessera_serving.registry.receipt_store import JobLink
 from tessera_serving.registry.scale_tables import ScorePartition
-from tessera_serving.scoring.receipts import add_model_input
+from tessera_serving.scoring.receipts import add_model_input, scoring_recorder
 from tessera_serving.scoring.scorer import FALLBACK
 
 
@@ -29,14 +29,9 @@ class PartitionedReceipt:
     ) -> None:
         self.registry = registry
         self._link = JobLink()
-        self.rec = serving_recorder(registry, "scoring", unit="rows", link=self._link)
-        self.rec.param("model_ref", model_ref)
+        self.rec = scoring_recorder(registry, self._link, model_ref, options)
         self.rec.param("input", input_spec)
         self.rec.param("output", output_dir)
-        self.rec.param("require_stage", options.require_stage)
-        self.rec.param("store", bool(options.store))
-        if options.feature_schema is not None:
-            self.rec.add_input_data("feature_schema", dict(options.feature_schema))
         self._partitions = 0
         self._batch_key: str | None = None
 

@@ -61,6 +61,20 @@ def _footer_rows(path: Path) -> int:
         return 0
 
 
+def scoring_recorder(
+    registry: Registry, link: JobLink, model_ref: str, options: Any
+) -> ReceiptRecorder:
+    """A ``scoring`` recorder with the request every score job records: the model reference,
+    the required stage, whether scores are stored, and a feature schema given by the caller."""
+    rec = serving_recorder(registry, "scoring", unit="rows", link=link)
+    rec.param("model_ref", model_ref)
+    rec.param("require_stage", getattr(options, "require_stage", None))
+    rec.param("store", bool(getattr(options, "store", False)))
+    if getattr(options, "feature_schema", None) is not None:
+        rec.add_input_data("feature_schema", dict(options.feature_schema))
+    return rec
+
+
 class ScoringReceipt:
     """The ``scoring`` receipt of one score job: request, input, model, output, row counts."""
 
@@ -76,12 +90,7 @@ class ScoringReceipt:
         self.input_path = input_path
         self._link = JobLink()
         self._callback = on_created
-        self.rec = serving_recorder(registry, "scoring", unit="rows", link=self._link)
-        self.rec.param("model_ref", model_ref)
-        self.rec.param("require_stage", getattr(options, "require_stage", None))
-        self.rec.param("store", bool(getattr(options, "store", False)))
-        if getattr(options, "feature_schema", None) is not None:
-            self.rec.add_input_data("feature_schema", dict(options.feature_schema))
+        self.rec = scoring_recorder(registry, self._link, model_ref, options)
 
     def on_created(self, job_id: int) -> None:
         """The job exists: link the receipt to it, then tell the caller."""
